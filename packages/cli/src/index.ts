@@ -1,0 +1,2 @@
+/** @seg/cli */
+export {};
