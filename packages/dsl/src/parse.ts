@@ -1,0 +1,130 @@
+/**
+ * `parse`: source text in, a (possibly partial) AST and diagnostics out. Never throws.
+ */
+import { EOF, type IRecognitionException, type IToken } from "chevrotain";
+import type * as A from "./ast.js";
+import { diagnostic, sortDiagnostics, type Diagnostic } from "./diagnostics.js";
+import { SegParser } from "./parser.js";
+import { LineIndex, type Span } from "./span.js";
+import type { SyntaxErrorPayload } from "./syntax-errors.js";
+import { describeToken } from "./syntax-errors.js";
+import * as T from "./tokens.js";
+import { checkStructure } from "./structure.js";
+
+/** The result of parsing one file. */
+export interface ParseResult {
+  file: A.SegFile;
+  diagnostics: Diagnostic[];
+}
+
+/** The result of lexing one file. */
+export interface LexResult {
+  tokens: IToken[];
+  comments: A.Comment[];
+  diagnostics: Diagnostic[];
+  lines: LineIndex;
+}
+
+let sharedParser: SegParser | undefined;
+
+/** The one parser instance, built on first use (building it analyses the grammar). */
+export function segParser(): SegParser {
+  sharedParser ??= new SegParser();
+  return sharedParser;
+}
+
+/** Splits a text into tokens and comments; lexical problems become diagnostics. */
+export function lex(text: string, file?: string): LexResult {
+  const lines = new LineIndex(text);
+  const result = T.segLexer.tokenize(text);
+  const diagnostics: Diagnostic[] = [];
+  const opts = file === undefined ? {} : { file };
+  for (const e of result.errors) {
+    const ch = text.slice(e.offset, e.offset + e.length);
+    const shown = ch.length > 20 ? ch.slice(0, 17) + "..." : ch;
+    diagnostics.push(diagnostic("unexpectedCharacter", lines.span(e.offset, e.offset + e.length), [JSON.stringify(shown)], opts));
+  }
+  const comments: A.Comment[] = [];
+  for (const c of result.groups["comments"] ?? []) {
+    const span = lines.span(c.startOffset, c.startOffset + c.image.length);
+    if (c.tokenType === T.UnterminatedBlockComment) diagnostics.push(diagnostic("unterminatedComment", span, [], opts));
+    comments.push({ kind: c.tokenType === T.LineComment ? "LineComment" : "BlockComment", text: c.image, span });
+  }
+  return { tokens: result.tokens, comments, diagnostics, lines };
+}
+
+function syntaxDiagnostic(e: IRecognitionException, lines: LineIndex, file: string | undefined, prev: IToken | undefined): Diagnostic {
+  let p: SyntaxErrorPayload;
+  try {
+    p = JSON.parse(e.message) as SyntaxErrorPayload;
+  } catch {
+    p = { expected: "something else", found: describeToken(e.token), rule: "" };
+  }
+  const tok = e.token;
+  let span: Span;
+  if (tok.tokenType !== EOF && Number.isFinite(tok.startOffset)) {
+    span = lines.span(tok.startOffset, tok.startOffset + tok.image.length);
+  } else {
+    // At the end of the file: point just after the last real token.
+    const at = prev && Number.isFinite(prev.startOffset) ? prev.startOffset + prev.image.length : lines.text.length;
+    span = lines.span(at, at);
+  }
+  const opts = file === undefined ? {} : { file };
+  if (p.rule === "file") return diagnostic("expectedDeclaration", span, [p.found], opts);
+  if (p.rule === "segmentDecl" && p.expected === "'}'") {
+    p.expected = "a setting (description, owner, tags, entity, refresh, ttl, metric, where) or '}'";
+  }
+  if (p.expected === "an expression") return diagnostic("expectedExpression", span, [p.found], opts);
+  if (e.name === "NotAllInputParsedException") return diagnostic("extraToken", span, [p.found], opts);
+  return diagnostic("unexpectedToken", span, [p.expected, p.found], opts);
+}
+
+/** Parses one `.seg` source. `file` names it in diagnostics. */
+export function parse(text: string, file?: string): ParseResult {
+  const lexed = lex(text, file);
+  const parser = segParser();
+  parser.input = lexed.tokens;
+  parser.actionDiagnostics = [];
+  const diagnostics = [...lexed.diagnostics];
+  const declarations: A.Declaration[] = [];
+  const opts = file === undefined ? {} : { file };
+  const recognition: IRecognitionException[] = [];
+
+  for (let guard = 0; guard <= lexed.tokens.length; guard++) {
+    const before = parser.peek();
+    declarations.push(...(parser.file() ?? []));
+    recognition.push(...parser.errors.filter((e) => e.name !== "NotAllInputParsedException"));
+    parser.errors = [];
+    if (parser.peekType() === EOF) break;
+    // Something that cannot start a declaration: report it once, then skip to the next one.
+    const junk = parser.peek();
+    const span = lexed.lines.span(junk.startOffset, junk.startOffset + junk.image.length);
+    diagnostics.push(diagnostic("expectedDeclaration", span, [describeToken(junk)], opts));
+    do parser.skip();
+    while (![EOF, T.Segment, T.Const].includes(parser.peekType()));
+    if (parser.peek() === before) parser.skip();
+  }
+
+  const tokenIndex = new Map(lexed.tokens.map((t, i) => [t, i] as const));
+  const seen = new Set<number>();
+  for (const e of recognition) {
+    const i = tokenIndex.get(e.token);
+    const prev = i === undefined ? lexed.tokens[lexed.tokens.length - 1] : lexed.tokens[i - 1];
+    const d = syntaxDiagnostic(e, lexed.lines, file, prev);
+    // One mistake, one report: Chevrotain may raise several errors at the same token.
+    if (seen.has(d.span.start.offset)) continue;
+    seen.add(d.span.start.offset);
+    diagnostics.push(d);
+  }
+  for (const d of parser.actionDiagnostics) diagnostics.push(file === undefined ? d : { ...d, file });
+
+  const fileNode: A.SegFile = {
+    kind: "File",
+    declarations,
+    comments: lexed.comments,
+    span: lexed.lines.span(0, text.length),
+  };
+  const errorOffsets = diagnostics.filter((d) => d.severity === "error").map((d) => d.span.start.offset);
+  diagnostics.push(...checkStructure(fileNode, file, errorOffsets));
+  return { file: fileNode, diagnostics: sortDiagnostics(diagnostics) };
+}
