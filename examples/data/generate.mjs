@@ -193,7 +193,7 @@ buy("c018", ago(58), "TO-BRICKS-CASTLE", { quantity: 2, amount: 142 });
 // c019: accelerating: $80 before, $420 in the last 30 days.
 buy("c019", ago(44), "GR-COFFEE-1KG", { quantity: 2, amount: 48 });
 buy("c019", ago(50), "HO-MUG-CAFE-CREME", { quantity: 2, amount: 28 });
-buy("c019", ago(6), "AP-JACKET-RAIN", { quantity: 2, amount: 258 });
+buy("c019", ago(6), "AP-JACKET-RAIN", { quantity: 2, amount: 258, coupon: "NOËL-VIP" }); // unicode coupon code
 buy("c019", ago(9), "HO-LAMP-DESK", { quantity: 3, amount: 135 });
 buy("c019", ago(15), "GR-COFFEE-1KG", { amount: 24 });
 // c020: big baskets, silver tier with enough spend this year for gold.

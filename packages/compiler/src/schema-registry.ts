@@ -277,9 +277,9 @@ function checkSchema(raw: Record<string, unknown>, x: XSeg, report: SchemaReport
     fields.set(name, field);
   }
   if (properties) {
-    checkSpecialField(x.key, "key", x, properties, fields, unsupported, required, report, (t) => t.kind === "string" || t.kind === "integer", "a string or integer");
+    checkSpecialField(x.key, "key", x, properties, fields, unsupported, required, report, (t) => t.kind === "string" || t.kind === "integer", "string or integer");
     if (x.kind === "event" && x.time !== undefined) {
-      checkSpecialField(x.time, "time", x, properties, fields, unsupported, required, report, (t) => t.kind === "timestamp", 'a string with "format": "date-time"');
+      checkSpecialField(x.time, "time", x, properties, fields, unsupported, required, report, (t) => t.kind === "timestamp", 'string with "format": "date-time"');
     }
   }
   if (report.failed) return undefined;

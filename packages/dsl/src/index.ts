@@ -7,3 +7,4 @@ export * from "./literals.js";
 export * from "./parse.js";
 export { ALL_TOKENS, KEYWORDS } from "./tokens.js";
 export * from "./ast-utils.js";
+export * from "./render.js";

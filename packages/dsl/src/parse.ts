@@ -1,7 +1,8 @@
 /**
  * `parse`: source text in, a (possibly partial) AST and diagnostics out. Never throws.
  */
-import { EOF, type IRecognitionException, type IToken } from "chevrotain";
+import type { IRecognitionException, IToken } from "chevrotain";
+import { EOF } from "./chevrotain.js";
 import type * as A from "./ast.js";
 import { diagnostic, sortDiagnostics, type Diagnostic } from "./diagnostics.js";
 import { SegParser } from "./parser.js";

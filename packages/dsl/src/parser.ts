@@ -5,7 +5,8 @@
  * Rules are never wrapped in try/catch: Chevrotain's re-sync recovery depends on its own
  * exceptions travelling up the rule stack.
  */
-import { EmbeddedActionsParser, EOF, type IToken, type TokenType } from "chevrotain";
+import type { IToken, TokenType } from "chevrotain";
+import { EmbeddedActionsParser, EOF } from "./chevrotain.js";
 import type * as A from "./ast.js";
 import { diagnostic, type Diagnostic } from "./diagnostics.js";
 import { decodeQuoted, isValidDate, isValidTimestamp, parseNumber, splitDuration } from "./literals.js";
@@ -23,7 +24,7 @@ export class SegParser extends EmbeddedActionsParser {
   constructor() {
     super(T.ALL_TOKENS, {
       recoveryEnabled: true,
-      maxLookahead: 5,
+      maxLookahead: 2,
       errorMessageProvider: syntaxErrorMessages,
     });
     this.performSelfAnalysis();

@@ -2,7 +2,8 @@
  * Turns Chevrotain's recognition errors into seg's wording. The provider returns a small JSON
  * payload that `parse` turns into a diagnostic from the message table.
  */
-import { EOF, type IParserErrorMessageProvider, type IToken, type TokenType } from "chevrotain";
+import type { IParserErrorMessageProvider, IToken, TokenType } from "chevrotain";
+import { EOF } from "./chevrotain.js";
 
 /** What the parser expected and found, as carried in a recognition error's message. */
 export interface SyntaxErrorPayload {

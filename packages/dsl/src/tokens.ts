@@ -1,7 +1,8 @@
 /**
  * The seg lexer: token types and the one reused Chevrotain lexer.
  */
-import { createToken, Lexer, type TokenType } from "chevrotain";
+import type { TokenType } from "chevrotain";
+import { createToken, Lexer } from "./chevrotain.js";
 
 /** Any name: identifiers, quoted names and (after a dot) keywords. */
 export const AnyName = createToken({ name: "AnyName", pattern: Lexer.NA, label: "a name" });

@@ -1,0 +1,43 @@
+/**
+ * The `seg` command line: one commander program; each command lives in `commands/`.
+ */
+import { Command, CommanderError } from "commander";
+import { registerDebug } from "./commands/debug.js";
+import { registerFmt } from "./commands/fmt.js";
+import { EXIT, type CliIo } from "./io.js";
+
+/** The version printed by `seg --version`. */
+export const VERSION = "0.1.0";
+
+/** Runs the CLI with `argv` (without `node` and the script) and returns the exit code. */
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  let exit: number = EXIT.ok;
+  const setExit = (code: number) => {
+    exit = Math.max(exit, code);
+  };
+  const program = new Command("seg")
+    .description("seg: customer segments as code. Parse, check, compile, deploy and serve segment rules.")
+    .version(VERSION, "-V, --version")
+    .showHelpAfterError("(run seg --help for usage)")
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) })
+    .addHelpText(
+      "after",
+      "\nExamples:\n  seg fmt --check examples\n  seg debug ast examples/rules/high_value.seg\n\nExit codes: 0 success, 1 problems found, 2 usage or configuration error.\n",
+    );
+  registerFmt(program, io, setExit);
+  registerDebug(program, io, setExit);
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") {
+        return EXIT.ok;
+      }
+      return EXIT.usage;
+    }
+    io.stderr(`seg: internal error: ${(e as Error).stack ?? String(e)}\n`);
+    return EXIT.failure;
+  }
+  return exit;
+}
