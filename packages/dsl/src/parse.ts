@@ -106,14 +106,18 @@ export function parse(text: string, file?: string): ParseResult {
     if (parser.peek() === before) parser.skip();
   }
 
+  const lexErrors = lexed.diagnostics.filter((d) => d.code === "SEG001");
+  const afterLexError = (d: Diagnostic) =>
+    lexErrors.some((e) => e.span.start.line === d.span.start.line && e.span.start.offset < d.span.start.offset);
   const tokenIndex = new Map(lexed.tokens.map((t, i) => [t, i] as const));
   const seen = new Set<number>();
   for (const e of recognition) {
     const i = tokenIndex.get(e.token);
     const prev = i === undefined ? lexed.tokens[lexed.tokens.length - 1] : lexed.tokens[i - 1];
     const d = syntaxDiagnostic(e, lexed.lines, file, prev);
-    // One mistake, one report: Chevrotain may raise several errors at the same token.
-    if (seen.has(d.span.start.offset)) continue;
+    // One mistake, one report: Chevrotain may raise several errors at the same token, and a
+    // character the lexer dropped usually breaks the rest of its line.
+    if (seen.has(d.span.start.offset) || afterLexError(d)) continue;
     seen.add(d.span.start.offset);
     diagnostics.push(d);
   }
