@@ -21,7 +21,8 @@ export function processIo(): CliIo {
   return {
     stdout: (t) => void process.stdout.write(t),
     stderr: (t) => void process.stderr.write(t),
-    cwd: process.cwd(),
+    // `pnpm seg ...` runs in the repository root; INIT_CWD is where the user typed it.
+    cwd: process.env["npm_lifecycle_event"] === "seg" && process.env["INIT_CWD"] ? process.env["INIT_CWD"] : process.cwd(),
     env: process.env,
     isTTY: Boolean(process.stdout.isTTY),
     readFile: (p) => readFileSync(p, "utf8"),
