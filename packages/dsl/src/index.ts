@@ -8,3 +8,4 @@ export * from "./parse.js";
 export { ALL_TOKENS, KEYWORDS } from "./tokens.js";
 export * from "./ast-utils.js";
 export * from "./render.js";
+export * from "./format.js";
