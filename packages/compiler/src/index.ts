@@ -75,3 +75,30 @@ export { canonicalJson, contentHash, sha256 } from "./hash.js";
 /** ajv helpers: readable messages for ajv errors. */
 export { DRAFT_2020_12, describeAjvError, pointerLabel, selectAjvProblems } from "./ajv-setup.js";
 export type { AjvProblem } from "./ajv-setup.js";
+
+/** SQL back ends: the abstract dialect, DuckDB and Spark, and the plan emitter. */
+export { DAY_MS, Dialect, UnsupportedByDialectError } from "./emit/dialect.js";
+export type { DialectCapabilities } from "./emit/dialect.js";
+export { DuckDbDialect } from "./emit/duckdb.js";
+export { SparkDialect } from "./emit/spark.js";
+export { ExprEmitter, windowCondition } from "./emit/emit-expr.js";
+export type { ExprScope } from "./emit/emit-expr.js";
+export { emitPlan, emitSegmentSql } from "./emit/emit-plan.js";
+export type { EmittedSql } from "./emit/emit-plan.js";
+export { planUsage, walkExpr } from "./emit/plan-usage.js";
+export type { PlanUsage } from "./emit/plan-usage.js";
+
+/** The embedded DuckDB engine (`seg eval`, `seg test`). */
+export { asOfValue, compareCodePoints, evaluatePlan, openDuckDb, runSql } from "./engine/duckdb-engine.js";
+export type { DuckDbSession, EvaluateOptions, EvaluationResult, Member, SegmentResult } from "./engine/duckdb-engine.js";
+export { MAX_PROBLEMS_PER_FILE, loadSource } from "./engine/load-data.js";
+export type { DataProblem, LoadOptions } from "./engine/load-data.js";
+export { parseDateDays, parseTimestampMicros } from "./engine/record-values.js";
+
+/** The checker: name resolution and typing of a whole project, with its diagnostics. */
+export { checkProject, DEFAULT_REFRESH_MS, FUNCTION_NAMES } from "./check/index.js";
+export type { CheckProjectInput, CheckResult, CheckedConst, CheckedMetric, CheckedProgram, CheckedSegment, ProjectSettings, TExpr } from "./check/index.js";
+
+/** Lowering: checked programs to the IR, and plans of segments. */
+export { LoweringError, PlanError, aggregateId, buildPlan, lowerProgram } from "./lower/index.js";
+export type { LoweredProgram } from "./lower/index.js";

@@ -1,0 +1,133 @@
+/**
+ * DuckDB SQL. Identifiers are ANSI double-quoted (`"a""b"`); string literals are standard SQL
+ * (`'` doubled, backslash is an ordinary character), with control characters spliced in as
+ * `chr(n)` so the SQL text stays one line per clause. `as_of` is the named prepared-statement
+ * parameter `$as_of`. The session must run with `TimeZone = 'UTC'` (the engine sets it).
+ */
+import type { SegType } from "../types.js";
+import { Dialect, numberText, splitDuration, utcTimestampText, type DialectCapabilities } from "./dialect.js";
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** Rejects strings that cannot be written as UTF-8 (unpaired UTF-16 surrogates). */
+export function assertWellFormed(value: string): void {
+  if (LONE_SURROGATE.test(value)) throw new RangeError(`string ${JSON.stringify(value)} holds an unpaired surrogate and cannot be written as UTF-8`);
+}
+
+/** The DuckDB dialect. */
+export class DuckDbDialect extends Dialect {
+  readonly name = "duckdb";
+  readonly capabilities: DialectCapabilities = { distinctWithFilter: true, roundWithExpressionDigits: true };
+  readonly asOfMarker = "$as_of";
+
+  quoteIdentifier(name: string): string {
+    assertWellFormed(name);
+    if (name.includes("\u0000")) throw new RangeError("an identifier cannot contain the NUL character");
+    return `"${name.replaceAll('"', '""')}"`;
+  }
+
+  quoteString(value: string): string {
+    assertWellFormed(value);
+    if (!CONTROL.test(value)) return `'${value.replaceAll("'", "''")}'`;
+    const parts: string[] = [];
+    let plain = "";
+    for (const ch of value) {
+      if (CONTROL.test(ch)) {
+        if (plain !== "") parts.push(`'${plain.replaceAll("'", "''")}'`);
+        plain = "";
+        parts.push(`chr(${ch.charCodeAt(0)})`);
+      } else plain += ch;
+    }
+    if (plain !== "") parts.push(`'${plain.replaceAll("'", "''")}'`);
+    return `(${parts.join(" || ")})`;
+  }
+
+  typeName(type: SegType): string {
+    switch (type.kind) {
+      case "integer":
+      case "duration":
+        return "BIGINT";
+      case "number":
+        return "DOUBLE";
+      case "boolean":
+        return "BOOLEAN";
+      case "timestamp":
+        return "TIMESTAMP";
+      case "date":
+        return "DATE";
+      default:
+        return "VARCHAR";
+    }
+  }
+
+  timestampLiteral(iso: string): string {
+    return `TIMESTAMP '${utcTimestampText(iso)}'`;
+  }
+
+  bigintLiteral(n: number): string {
+    if (!Number.isSafeInteger(n)) throw new RangeError(`invalid integer literal ${n}`);
+    return `CAST(${numberText(n)} AS BIGINT)`;
+  }
+
+  doubleLiteral(n: number): string {
+    const text = numberText(n);
+    // Up to 18 digits DuckDB reads a DECIMAL exactly and casts it with one correct rounding; longer
+    // or exponent forms are written in exponent notation, which DuckDB reads directly as DOUBLE.
+    const digits = text.replace(/[-.]/g, "").length;
+    if (!text.includes("e") && digits <= 18) return `CAST(${text} AS DOUBLE)`;
+    return n < 0 ? `(${n.toExponential()})` : n.toExponential();
+  }
+
+  intervalLiteral(ms: number): string {
+    const { days, time } = splitDuration(ms);
+    const dayText = `${days} ${days === 1 ? "day" : "days"}`;
+    return time === null ? `INTERVAL '${dayText}'` : `INTERVAL '${dayText} ${time}'`;
+  }
+
+  /**
+   * DuckDB's `round` on DOUBLE works on the binary value (`round(1.005, 2)` gives 1.0), so with
+   * constant digits the value goes through its shortest decimal text and DECIMAL rounding, the
+   * way Spark rounds (values beyond DECIMAL(38, 20) fall back to the DOUBLE `round`).
+   */
+  override round(value: string, digits: string | number | null, isDouble: boolean): string {
+    if (!isDouble || typeof digits !== "number" || digits === 0) return super.round(value, digits, isDouble);
+    const decimal = `round(TRY_CAST(CAST(${value} AS VARCHAR) AS DECIMAL(38, 20)), ${digits})`;
+    return `COALESCE(CAST(CAST(${decimal} AS VARCHAR) AS DOUBLE), round(${value}, ${digits}))`;
+  }
+
+  regexSearch(text: string, pattern: string): string {
+    return `regexp_matches(${text}, ${pattern})`;
+  }
+
+  contains(text: string, needle: string): string {
+    return `contains(${text}, ${needle})`;
+  }
+
+  startsWith(text: string, prefix: string): string {
+    return `starts_with(${text}, ${prefix})`;
+  }
+
+  endsWith(text: string, suffix: string): string {
+    return `ends_with(${text}, ${suffix})`;
+  }
+
+  epochMicros(ts: string): string {
+    return `epoch_us(${ts})`;
+  }
+
+  timestampFromMicros(us: string): string {
+    return `make_timestamp(${us})`;
+  }
+
+  isoTimestamp(ts: string): string {
+    return `strftime(${ts}, '%Y-%m-%dT%H:%M:%S.%gZ')`;
+  }
+
+  jsonObject(entries: readonly { key: string; value: string }[]): string {
+    if (entries.length === 0) return "'{}'";
+    const args = entries.map((e) => `${this.quoteString(e.key)}, ${e.value}`).join(", ");
+    return `CAST(json_object(${args}) AS VARCHAR)`;
+  }
+}

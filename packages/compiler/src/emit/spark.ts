@@ -1,0 +1,161 @@
+/**
+ * Spark SQL (3.4 or later: named parameters, `contains`/`startswith`/`endswith`, ANSI day-time
+ * intervals). Identifiers are backquoted (`` `a``b` ``). String literals use backslash escapes,
+ * which Spark always decodes (`spark.sql.parser.escapedStringLiterals` must stay at its default,
+ * false): `\\` and `\'` for backslash and quote (Spark does not read `''` as a quote: it would
+ * join two literals), `\n` `\r` `\t`, `\uXXXX` for other control characters, and `\u0024` for `$`
+ * so that Spark's `${...}` variable substitution never rewrites a literal. `as_of` is the named
+ * parameter `:as_of` (`spark.sql(sql, Map("as_of" -> ts))`). The session time zone must be UTC
+ * (`spark.sql.session.timeZone=UTC`): timestamps are formatted and dates are widened in it.
+ */
+import type { SegType } from "../types.js";
+import { Dialect, numberText, splitDuration, utcTimestampText, type DialectCapabilities } from "./dialect.js";
+import { assertWellFormed } from "./duckdb.js";
+
+const ESCAPES: Record<string, string> = { "\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t", $: "\\u0024" };
+
+/** The Spark SQL dialect. */
+export class SparkDialect extends Dialect {
+  readonly name = "spark";
+  /** DISTINCT with FILTER needs Spark 3.2+; the CASE form works everywhere and means the same. */
+  readonly capabilities: DialectCapabilities = { distinctWithFilter: false, roundWithExpressionDigits: false };
+  readonly asOfMarker = ":as_of";
+
+  quoteIdentifier(name: string): string {
+    assertWellFormed(name);
+    return "`" + name.replaceAll("`", "``") + "`";
+  }
+
+  quoteString(value: string): string {
+    assertWellFormed(value);
+    let out = "'";
+    for (const ch of value) {
+      const code = ch.codePointAt(0)!;
+      const esc = ESCAPES[ch];
+      if (esc !== undefined) out += esc;
+      else if (code < 0x20 || code === 0x7f) out += `\\u${code.toString(16).padStart(4, "0")}`;
+      else out += ch;
+    }
+    return out + "'";
+  }
+
+  typeName(type: SegType): string {
+    switch (type.kind) {
+      case "integer":
+      case "duration":
+        return "BIGINT";
+      case "number":
+        return "DOUBLE";
+      case "boolean":
+        return "BOOLEAN";
+      case "timestamp":
+        return "TIMESTAMP";
+      case "date":
+        return "DATE";
+      default:
+        return "STRING";
+    }
+  }
+
+  timestampLiteral(iso: string): string {
+    return `TIMESTAMP '${utcTimestampText(iso)}Z'`;
+  }
+
+  bigintLiteral(n: number): string {
+    if (!Number.isSafeInteger(n)) throw new RangeError(`invalid integer literal ${n}`);
+    return n < 0 ? `(${numberText(n)}L)` : `${numberText(n)}L`;
+  }
+
+  doubleLiteral(n: number): string {
+    const text = numberText(n).toUpperCase();
+    return n < 0 ? `(${text}D)` : `${text}D`;
+  }
+
+  intervalLiteral(ms: number): string {
+    const { days, time } = splitDuration(ms);
+    return time === null ? `INTERVAL '${days}' DAY` : `INTERVAL '${days} ${time}' DAY TO SECOND`;
+  }
+
+  /** Spark's `floor`/`ceil` of a DOUBLE return a BIGINT, which saturates; doubles from 2^52 up are whole already. */
+  override floorOrCeil(fn: "floor" | "ceil", value: string, isDouble: boolean): string {
+    if (!isDouble) return `${fn}(${value})`;
+    return `IF(abs(${value}) < 4503599627370496D, CAST(${fn}(${value}) AS DOUBLE), ${value})`;
+  }
+
+  /**
+   * Java regular expressions differ from RE2 (DuckDB) in two ways that matter for the shared
+   * syntax: `.` does not match `\r` (and other line terminators) and `$` also matches before a
+   * final line break. `(?d)` (UNIX_LINES) makes `\n` the only line terminator, and every `$`
+   * outside a character class becomes `\z` (end of input).
+   */
+  override regexLiteral(pattern: string): string {
+    return this.quoteString(`(?d)${anchorEndOfInput(pattern)}`);
+  }
+
+  regexSearch(text: string, pattern: string): string {
+    return `rlike(${text}, ${pattern})`;
+  }
+
+  contains(text: string, needle: string): string {
+    return `contains(${text}, ${needle})`;
+  }
+
+  startsWith(text: string, prefix: string): string {
+    return `startswith(${text}, ${prefix})`;
+  }
+
+  endsWith(text: string, suffix: string): string {
+    return `endswith(${text}, ${suffix})`;
+  }
+
+  epochMicros(ts: string): string {
+    return `unix_micros(${ts})`;
+  }
+
+  timestampFromMicros(us: string): string {
+    return `timestamp_micros(${us})`;
+  }
+
+  isoTimestamp(ts: string): string {
+    return `date_format(${ts}, ${this.quoteString("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'")})`;
+  }
+
+  jsonObject(entries: readonly { key: string; value: string }[]): string {
+    if (entries.length === 0) return "'{}'";
+    const args = entries.map((e) => `${this.quoteString(e.key)}, ${e.value}`).join(", ");
+    return `to_json(named_struct(${args}), map('ignoreNullFields', 'false'))`;
+  }
+}
+
+/** Rewrites each `$` anchor outside character classes and `\Q...\E` quotes to `\z`. */
+export function anchorEndOfInput(pattern: string): string {
+  let out = "";
+  let depth = 0;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === "\\") {
+      if (pattern[i + 1] === "Q") {
+        const end = pattern.indexOf("\\E", i + 2);
+        const stop = end < 0 ? pattern.length : end + 2;
+        out += pattern.slice(i, stop);
+        i = stop - 1;
+      } else {
+        out += pattern.slice(i, i + 2);
+        i += 1;
+      }
+    } else if (c === "[") {
+      depth += 1;
+      out += c;
+      // a `]` right after `[` or `[^` is a member, not the end of the class
+      const literal = /^\^?\]/.exec(pattern.slice(i + 1))?.[0] ?? "";
+      out += literal;
+      i += literal.length;
+    } else if (c === "]" && depth > 0) {
+      depth -= 1;
+      out += c;
+    } else if (c === "$" && depth === 0) {
+      out += "\\z";
+    } else out += c;
+  }
+  return out;
+}

@@ -1,0 +1,120 @@
+/**
+ * The pipeline spec: the deploy unit of one segment. Built from a single-segment plan and the SQL
+ * of each dialect; validated against `schemas/pipeline.schema.json`.
+ */
+import type { PlanIR, SegmentIR } from "../ir.js";
+import { contentHash } from "../hash.js";
+import { typeToString } from "../types.js";
+
+/** The version of the spec format. */
+export const PIPELINE_SPEC_VERSION = 1;
+
+/** One source as the runtime reads it. */
+export interface PipelineSource {
+  name: string;
+  kind: "event" | "profile";
+  topic: string;
+  key: string;
+  time: string | null;
+  sparkDdl: string;
+  schemaHash: string;
+  /** The longest window any aggregate on this source needs, or null for all history. */
+  lookbackMs: number | null;
+}
+
+/** A segment's deploy unit. */
+export interface PipelineSpec {
+  specVersion: 1;
+  id: string;
+  version: string;
+  entity: { name: string; key: string };
+  metadata: { title: string | null; description: string | null; owner: string | null; tags: string[]; file: string };
+  sources: PipelineSource[];
+  sql: { spark: string; duckdb: string };
+  parameters: ["as_of"];
+  dependencies: string[];
+  outputs: {
+    resultsTopic: string;
+    changesTopic: string;
+    redis: { membersKey: string; metaKey: string; entityKeyPrefix: string };
+    ttlSeconds: number;
+    metrics: { name: string; type: string }[];
+  };
+  refreshSeconds: number;
+  plan: PlanIR;
+}
+
+/** Where results go, from the project's runtime settings. */
+export interface OutputSettings {
+  resultsTopic: string;
+  changesTopic: string;
+  /** Prefix of every Redis key seg writes, e.g. `seg:`. */
+  redisPrefix: string;
+}
+
+/** Redis keys of a segment: its member set, its metadata hash, and the per-entity hash prefix. */
+export function redisKeys(prefix: string, segment: string, entity: string): PipelineSpec["outputs"]["redis"] {
+  return {
+    membersKey: `${prefix}segment:${segment}:members`,
+    metaKey: `${prefix}segment:${segment}:meta`,
+    entityKeyPrefix: `${prefix}entity:${entity}:`,
+  };
+}
+
+/** Per source, the longest window its aggregates need (null when any needs all history). */
+export function sourceLookback(plan: PlanIR): Map<string, number | null> {
+  const out = new Map<string, number | null>();
+  for (const a of plan.aggregates) {
+    const prev = out.get(a.source);
+    const need = a.window.olderMs;
+    if (prev === null) continue;
+    out.set(a.source, need === null ? null : Math.max(prev ?? 0, need));
+  }
+  return out;
+}
+
+/** Builds the spec of `plan.outputs[0]` with its version hash. */
+export function buildPipelineSpec(plan: PlanIR, sql: { spark: string; duckdb: string }, outputs: OutputSettings): PipelineSpec {
+  const name = plan.outputs[0];
+  const segment = plan.segments.find((s): s is SegmentIR => s.name === name);
+  if (name === undefined || segment === undefined || plan.outputs.length !== 1) {
+    throw new Error("buildPipelineSpec needs a plan with exactly one output segment");
+  }
+  const lookback = sourceLookback(plan);
+  const keySource = plan.sources.find((s) => s.kind === "profile") ?? plan.sources[0];
+  const body: Omit<PipelineSpec, "version"> = {
+    specVersion: PIPELINE_SPEC_VERSION,
+    id: name,
+    entity: { name: plan.entity, key: keySource?.key ?? "id" },
+    metadata: {
+      title: segment.title,
+      description: segment.description,
+      owner: segment.owner,
+      tags: segment.tags,
+      file: segment.file,
+    },
+    sources: plan.sources.map((s) => ({
+      name: s.name,
+      kind: s.kind,
+      topic: s.topic,
+      key: s.key,
+      time: s.time,
+      sparkDdl: s.sparkDdl,
+      schemaHash: s.schemaHash,
+      lookbackMs: s.kind === "profile" ? null : lookback.has(s.name) ? lookback.get(s.name)! : 0,
+    })),
+    sql,
+    parameters: ["as_of"],
+    dependencies: plan.segments.filter((s) => s.name !== name).map((s) => s.name),
+    outputs: {
+      resultsTopic: outputs.resultsTopic,
+      changesTopic: outputs.changesTopic,
+      redis: redisKeys(outputs.redisPrefix, name, plan.entity),
+      ttlSeconds: segment.settings.ttlMs / 1000,
+      metrics: segment.metrics.map((m) => ({ name: m.name, type: typeToString(m.expr.type) })),
+    },
+    refreshSeconds: segment.settings.refreshMs / 1000,
+    plan,
+  };
+  return { ...body, version: `sha256:${contentHash(body)}` } as PipelineSpec;
+}
