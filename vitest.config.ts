@@ -5,6 +5,7 @@ const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.
 
 /** Workspace packages resolve to their TypeScript sources, so tests never need a build. */
 const alias = {
+  "@seg/compiler/engine": fileURLToPath(new URL("./packages/compiler/src/engine/index.ts", import.meta.url)),
   "@seg/dsl": src("dsl"),
   "@seg/compiler": src("compiler"),
   "@seg/runtime": src("runtime"),

@@ -5,9 +5,13 @@ import { Command, CommanderError } from "commander";
 import { registerDebug } from "./commands/debug.js";
 import { registerFmt } from "./commands/fmt.js";
 import { EXIT, type CliIo } from "./io.js";
+import { VERSION } from "./version.js";
+import { registerCheck } from "./commands/check.js";
+import { registerCompile } from "./commands/compile.js";
+import { registerEval } from "./commands/eval.js";
+import { registerExplain } from "./commands/explain.js";
 
-/** The version printed by `seg --version`. */
-export const VERSION = "0.1.0";
+export { VERSION } from "./version.js";
 
 /** Runs the CLI with `argv` (without `node` and the script) and returns the exit code. */
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
@@ -23,8 +27,12 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) })
     .addHelpText(
       "after",
-      "\nExamples:\n  seg fmt --check examples\n  seg debug ast examples/rules/high_value.seg\n\nExit codes: 0 success, 1 problems found, 2 usage or configuration error.\n",
+      "\nExamples:\n  seg check examples\n  seg eval examples --data examples/data --as-of 2026-11-01T00:00:00Z\n  seg compile examples --out build/\n  seg fmt --check examples\n  seg debug ast examples/rules/high_value.seg\n\nExit codes: 0 success, 1 problems found, 2 usage or configuration error.\n",
     );
+  registerCheck(program, io, setExit);
+  registerCompile(program, io, setExit);
+  registerEval(program, io, setExit);
+  registerExplain(program, io, setExit);
   registerFmt(program, io, setExit);
   registerDebug(program, io, setExit);
   try {

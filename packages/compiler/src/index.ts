@@ -88,12 +88,7 @@ export type { EmittedSql } from "./emit/emit-plan.js";
 export { planUsage, walkExpr } from "./emit/plan-usage.js";
 export type { PlanUsage } from "./emit/plan-usage.js";
 
-/** The embedded DuckDB engine (`seg eval`, `seg test`). */
-export { asOfValue, compareCodePoints, evaluatePlan, openDuckDb, runSql } from "./engine/duckdb-engine.js";
-export type { DuckDbSession, EvaluateOptions, EvaluationResult, Member, SegmentResult } from "./engine/duckdb-engine.js";
-export { MAX_PROBLEMS_PER_FILE, loadSource } from "./engine/load-data.js";
-export type { DataProblem, LoadOptions } from "./engine/load-data.js";
-export { parseDateDays, parseTimestampMicros } from "./engine/record-values.js";
+/** The embedded DuckDB engine is a separate entry point, `@seg/compiler/engine`: it loads a native module. */
 
 /** The checker: name resolution and typing of a whole project, with its diagnostics. */
 export { checkProject, DEFAULT_REFRESH_MS, FUNCTION_NAMES } from "./check/index.js";
@@ -102,3 +97,13 @@ export type { CheckProjectInput, CheckResult, CheckedConst, CheckedMetric, Check
 /** Lowering: checked programs to the IR, and plans of segments. */
 export { LoweringError, PlanError, aggregateId, buildPlan, lowerProgram } from "./lower/index.js";
 export type { LoweredProgram } from "./lower/index.js";
+
+/** Projects end to end: config, schemas, rules, check, lower. */
+export { compileProject, expandRulePaths, isConfigDiagnostic, loweredSegments } from "./project/compile-project.js";
+export type { CompileRequest, CompiledProject, RuleFile } from "./project/compile-project.js";
+
+/** Pipeline specs: the deploy unit of a segment. */
+export { PIPELINE_SPEC_VERSION, buildPipelineSpec, redisKeys, sourceLookback } from "./pipeline/pipeline-spec.js";
+export type { OutputSettings, PipelineSource, PipelineSpec } from "./pipeline/pipeline-spec.js";
+export { DEFAULT_REDIS_PREFIX, buildPipelines, outputSettings } from "./pipeline/build-pipelines.js";
+export { validatePipelineSpec } from "./pipeline/validate-spec.js";

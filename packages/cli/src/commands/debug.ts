@@ -6,6 +6,8 @@ import { lex, parse, renderDiagnostics, hasErrors, KEYWORDS } from "@seg/dsl";
 import { EXIT, type CliIo } from "../io.js";
 import { renderStyle } from "../style.js";
 import { readSource } from "./read-source.js";
+import { buildPlan, loweredSegments } from "@seg/compiler";
+import { compileFor, stopOnErrors } from "./project-options.js";
 
 const KEYWORD_TYPES = new Set(Object.values(KEYWORDS));
 
@@ -14,7 +16,7 @@ export function registerDebug(program: Command, io: CliIo, setExit: (code: numbe
   const debug = program
     .command("debug")
     .description("show the output of one compiler stage")
-    .addHelpText("after", "\nExamples:\n  seg debug tokens rules/high_value.seg\n  seg debug ast rules/high_value.seg > ast.json\n");
+    .addHelpText("after", "\nExamples:\n  seg debug tokens rules/high_value.seg\n  seg debug ast rules/high_value.seg > ast.json\n  seg debug ir examples/rules/high_value.seg\n");
 
   debug
     .command("tokens")
@@ -58,5 +60,23 @@ export function registerDebug(program: Command, io: CliIo, setExit: (code: numbe
         io.stderr(renderDiagnostics(result.diagnostics, () => src.text, renderStyle(io)) + "\n");
       }
       setExit(hasErrors(result.diagnostics) ? EXIT.failure : EXIT.ok);
+    });
+
+  debug
+    .command("ir")
+    .description("print the IR plan of the segments in .seg files (their project is found upwards)")
+    .argument("<paths...>", ".seg files or folders")
+    .option("-c, --config <path>", "seg.config.json to use")
+    .action((paths: string[], opts: { config?: string }) => {
+      const compiled = compileFor(paths, opts, io);
+      const stop = stopOnErrors(compiled, io);
+      if (stop !== undefined) return setExit(stop);
+      const { ok } = loweredSegments(compiled);
+      if (ok.length === 0) {
+        io.stderr("seg debug ir: no segments in the given files\n");
+        return setExit(EXIT.failure);
+      }
+      io.stdout(JSON.stringify(buildPlan(compiled.lowered!, ok), null, 2) + "\n");
+      setExit(EXIT.ok);
     });
 }

@@ -106,6 +106,8 @@ export abstract class Dialect {
   abstract timestampFromMicros(us: string): string;
   /** A TIMESTAMP as ISO-8601 UTC text with milliseconds and `Z` (`2026-01-31T00:00:00.000Z`). */
   abstract isoTimestamp(ts: string): string;
+  /** `value` (a DOUBLE) when finite, else NULL: JSON has no infinities or NaN. */
+  abstract finiteOrNull(value: string): string;
   /** JSON object text (a string value) with `entries` in order; null values are written as `null`. */
   abstract jsonObject(entries: readonly { key: string; value: string }[]): string;
 

@@ -89,12 +89,13 @@ export class DuckDbDialect extends Dialect {
   /**
    * DuckDB's `round` on DOUBLE works on the binary value (`round(1.005, 2)` gives 1.0), so with
    * constant digits the value goes through its shortest decimal text and DECIMAL rounding, the
-   * way Spark rounds (values beyond DECIMAL(38, 20) fall back to the DOUBLE `round`).
+   * way Spark rounds. Values beyond DECIMAL(38, 20) (|x| >= 1e18, all whole numbers), NaN and
+   * infinities keep their value for positive digits, and use the DOUBLE `round` for negative ones.
    */
   override round(value: string, digits: string | number | null, isDouble: boolean): string {
     if (!isDouble || typeof digits !== "number" || digits === 0) return super.round(value, digits, isDouble);
     const decimal = `round(TRY_CAST(CAST(${value} AS VARCHAR) AS DECIMAL(38, 20)), ${digits})`;
-    return `COALESCE(CAST(CAST(${decimal} AS VARCHAR) AS DOUBLE), round(${value}, ${digits}))`;
+    return `COALESCE(CAST(CAST(${decimal} AS VARCHAR) AS DOUBLE), ${digits > 0 ? value : `round(${value}, ${digits})`})`;
   }
 
   regexSearch(text: string, pattern: string): string {
@@ -123,6 +124,10 @@ export class DuckDbDialect extends Dialect {
 
   isoTimestamp(ts: string): string {
     return `strftime(${ts}, '%Y-%m-%dT%H:%M:%S.%gZ')`;
+  }
+
+  finiteOrNull(value: string): string {
+    return `CASE WHEN isfinite(${value}) THEN ${value} END`;
   }
 
   jsonObject(entries: readonly { key: string; value: string }[]): string {

@@ -82,6 +82,26 @@ export class ExprEmitter {
     }
   }
 
+  /**
+   * True unless `e` provably never evaluates to an infinity or NaN. Loaded values are finite
+   * (JSON has no infinities), so only sums, averages and arithmetic can overflow.
+   */
+  mayBeNonFinite(e: ExprIR): boolean {
+    if (e.type.kind !== "number") return false;
+    switch (e.k) {
+      case "agg": {
+        const fn = this.scope.aggFn(e.id);
+        return fn === "sum" || fn === "avg";
+      }
+      case "op":
+        return ["add", "sub", "mul", "div", "neg"].includes(e.op);
+      case "call":
+        return e.fn === "days_since" ? false : e.args.some((a) => this.mayBeNonFinite(a));
+      default:
+        return false;
+    }
+  }
+
   /** The SQL value of `e`. */
   value(e: ExprIR): string {
     const d = this.dialect;

@@ -211,7 +211,9 @@ class PlanEmitter {
       const entries = s.metrics.map((m) => {
         const kind = m.expr.type.kind;
         const value = emitter.value(m.expr);
-        return { key: m.name, value: kind === "timestamp" ? d.isoTimestamp(value) : kind === "date" ? d.isoTimestamp(`CAST(${value} AS TIMESTAMP)`) : value };
+        if (kind === "timestamp") return { key: m.name, value: d.isoTimestamp(value) };
+        if (kind === "date") return { key: m.name, value: d.isoTimestamp(`CAST(${value} AS TIMESTAMP)`) };
+        return { key: m.name, value: kind === "number" && emitter.mayBeNonFinite(m.expr) ? d.finiteOrNull(value) : value };
       });
       const columns = [`${d.quoteString(s.name)} AS segment`, `${keyText} AS entity_id`, `${d.jsonObject(entries)} AS metrics`];
       return selectLines({ columns, from: `${from} AS b`, where: [`b.${this.usage.flagColumn.get(s.name)}`] });
