@@ -10,6 +10,7 @@ import { registerCheck } from "./commands/check.js";
 import { registerCompile } from "./commands/compile.js";
 import { registerEval } from "./commands/eval.js";
 import { registerExplain } from "./commands/explain.js";
+import { registerTest } from "./commands/test.js";
 
 export { VERSION } from "./version.js";
 
@@ -34,6 +35,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   registerEval(program, io, setExit);
   registerExplain(program, io, setExit);
   registerFmt(program, io, setExit);
+  registerTest(program, io, setExit);
   registerDebug(program, io, setExit);
   try {
     await program.parseAsync([...argv], { from: "user" });

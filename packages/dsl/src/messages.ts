@@ -80,6 +80,7 @@ export const MESSAGES = {
   configNotFound: def("SEG076", "config-not-found", "error", "no seg.config.json found from {0} upwards"),
   fileUnreadable: def("SEG077", "file-unreadable", "error", "cannot read {0}: {1}"),
   noFiles: def("SEG078", "no-files", "error", "no .seg files found in {0}"),
+  testFileInvalid: def("SEG079", "test-file-invalid", "error", "{0}"),
   // --- compile targets ----------------------------------------------------------------------
   unsupportedByDialect: def("SEG090", "unsupported-by-dialect", "error", "{0} is not supported by {1}"),
 } as const satisfies Record<string, MessageDef>;

@@ -18,8 +18,14 @@ export function withConfigOption(cmd: Command): Command {
 }
 
 /** Compiles the project for `paths`. */
-export function compileFor(paths: string[], opts: ProjectOptions, io: CliIo): CompiledProject {
-  return compileProject({ cwd: io.cwd, env: io.env, paths, ...(opts.config ? { configPath: opts.config } : {}) });
+export function compileFor(paths: string[], opts: ProjectOptions, io: CliIo, configSearchFrom?: string): CompiledProject {
+  return compileProject({
+    cwd: io.cwd,
+    env: io.env,
+    paths,
+    ...(opts.config ? { configPath: opts.config } : {}),
+    ...(configSearchFrom !== undefined ? { configSearchFrom } : {}),
+  });
 }
 
 /** Prints diagnostics for people on standard error. */

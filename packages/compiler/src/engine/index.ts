@@ -7,3 +7,5 @@ export type { DuckDbSession, EvaluateOptions, EvaluationResult, Member, SegmentR
 export { MAX_PROBLEMS_PER_FILE, loadSource } from "./load-data.js";
 export type { DataProblem, LoadOptions } from "./load-data.js";
 export { parseDateDays, parseTimestampMicros } from "./record-values.js";
+export { listRuleTestFiles, readRuleTestFile, runRuleTestCase } from "./rule-tests.js";
+export type { RuleTestCase, RuleTestFile, RuleTestOutcome } from "./rule-tests.js";

@@ -20,6 +20,8 @@ export interface CompileRequest {
   paths?: string[];
   /** `--config`: a config file or the folder holding one. */
   configPath?: string;
+  /** Where to search upwards for `seg.config.json` (default: the first path, else `cwd`). */
+  configSearchFrom?: string;
 }
 
 /** A rule file as read from disk. */
@@ -103,7 +105,8 @@ export function compileProject(req: CompileRequest): CompiledProject {
     requestedSegments: [],
     sourceText: (d) => (d === undefined ? undefined : texts.get(d)),
   };
-  const loaded = loadProject({ cwd: req.cwd, env: req.env, paths, ...(req.configPath ? { configPath: req.configPath } : {}) });
+  const searchPaths = req.configSearchFrom !== undefined ? [req.configSearchFrom] : paths;
+  const loaded = loadProject({ cwd: req.cwd, env: req.env, paths: searchPaths, ...(req.configPath ? { configPath: req.configPath } : {}) });
   const fail = (ds: Diagnostic[]) => {
     result.diagnostics.push(...ds.map((d) => remapFile(d, req.cwd, texts)));
     result.configFailed = true;
