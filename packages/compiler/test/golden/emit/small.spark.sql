@@ -1,0 +1,57 @@
+WITH
+universe AS (
+  SELECT DISTINCT
+    p.`customer_id` AS entity_id
+  FROM `customer` AS p
+  WHERE p.`customer_id` IS NOT NULL
+),
+events_1 AS (
+  SELECT
+    e.`customer_id` AS entity_id,
+    CAST(SUM(e.`amount`) FILTER (WHERE e.`ts` > CAST(:as_of AS TIMESTAMP) - INTERVAL '30' DAY) AS DOUBLE) AS agg_1,
+    COUNT(*) FILTER (WHERE e.`ts` > CAST(:as_of AS TIMESTAMP) - INTERVAL '60' DAY AND e.`ts` <= CAST(:as_of AS TIMESTAMP) - INTERVAL '30' DAY) AS agg_2,
+    COUNT(DISTINCT CASE WHEN COALESCE(rlike(e.`coupon`, '(?d)^WELCOME\\d{2}\\z'), FALSE) THEN e.`coupon` END) AS agg_3,
+    MAX(e.`ts`) AS agg_4
+  FROM `purchase` AS e
+  WHERE e.`ts` <= CAST(:as_of AS TIMESTAMP)
+  GROUP BY e.`customer_id`
+),
+base AS (
+  SELECT
+    u.entity_id,
+    p1.`country` AS attr_1,
+    p1.`a"b` AS attr_2,
+    COALESCE(a1.agg_1, 0) AS agg_1,
+    COALESCE(a1.agg_2, 0) AS agg_2,
+    COALESCE(a1.agg_3, 0) AS agg_3,
+    a1.agg_4 AS agg_4
+  FROM universe AS u
+  LEFT JOIN `customer` AS p1 ON p1.`customer_id` = u.entity_id
+  LEFT JOIN events_1 AS a1 ON a1.entity_id = u.entity_id
+),
+flags_1 AS (
+  SELECT
+    b.*,
+    ((b.agg_1 > 1000D) AND (b.agg_2 >= 1)) AS in_1
+  FROM base AS b
+),
+flags_2 AS (
+  SELECT
+    b.*,
+    (b.in_1 AND (b.attr_1 IN ('US', 'CA')) AND (NOT (b.agg_3 > 0)) AND (b.attr_2 IS NOT NULL)) AS in_2
+  FROM flags_1 AS b
+)
+SELECT
+  'high_value' AS segment,
+  CAST(b.entity_id AS STRING) AS entity_id,
+  to_json(named_struct('total_spend', CASE WHEN abs(b.agg_1) < CAST('Infinity' AS DOUBLE) THEN b.agg_1 END), map('ignoreNullFields', 'false')) AS metrics
+FROM flags_2 AS b
+WHERE b.in_1
+UNION ALL
+SELECT
+  'vip' AS segment,
+  CAST(b.entity_id AS STRING) AS entity_id,
+  to_json(named_struct('last_purchase', date_format(b.agg_4, 'yyyy-MM-dd\'T\'HH:mm:ss.SSS\'Z\''), 'days_idle', (CAST(unix_micros(CAST(:as_of AS TIMESTAMP)) - unix_micros(b.agg_4) AS DOUBLE) / 86400000000), 'note', 'it\'s \\ \u0024{x}'), map('ignoreNullFields', 'false')) AS metrics
+FROM flags_2 AS b
+WHERE b.in_2
+ORDER BY segment, entity_id
