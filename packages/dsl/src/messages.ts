@@ -41,6 +41,7 @@ export const MESSAGES = {
   chainedComparison: def("SEG017", "chained-comparison", "error", "comparisons cannot be chained; combine them with `and`"),
   invalidRegex: def("SEG018", "invalid-regex", "error", "invalid regular expression: {0}"),
   emptyFile: def("SEG019", "empty-file", "info", "file declares no segments"),
+  nestingTooDeep: def("SEG020", "nesting-too-deep", "error", "expression is nested more than {0} levels deep; split it into constants"),
   // --- names and types ----------------------------------------------------------------------
   unknownEvent: def("SEG030", "unknown-event", "error", "unknown event type {0}"),
   unknownField: def("SEG031", "unknown-field", "error", "event {0} has no field {1}"),

@@ -80,20 +80,69 @@ function syntaxDiagnostic(e: IRecognitionException, lines: LineIndex, file: stri
   return diagnostic("unexpectedToken", span, [p.expected, p.found], opts);
 }
 
+/** The deepest nesting of brackets, and the longest run of prefix operators, the parser accepts. */
+export const MAX_NESTING = 32;
+export const MAX_PREFIX_RUN = 256;
+
+/**
+ * The parser recurses once per nesting level, so absurdly deep input would overflow the stack.
+ * Declarations nested deeper than the limits are reported (SEG020) and left out of the parse.
+ */
+function withoutTooDeep(tokens: IToken[], lines: LineIndex, opts: { file?: string }, out: Diagnostic[]): IToken[] {
+  let depth = 0;
+  let run = 0;
+  let declStart = 0;
+  const keep: IToken[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    const type = t.tokenType;
+    if (type === T.Segment || type === T.Const) {
+      declStart = keep.length;
+      depth = 0;
+    }
+    if (type === T.LParen || type === T.LBracket) depth++;
+    else if (type === T.RParen || type === T.RBracket) depth = Math.max(0, depth - 1);
+    run = type === T.Not || type === T.Minus ? run + 1 : 0;
+    keep.push(t);
+    if (depth > MAX_NESTING || run > MAX_PREFIX_RUN) {
+      out.push(diagnostic("nestingTooDeep", lines.span(t.startOffset, t.startOffset + t.image.length), [String(depth > MAX_NESTING ? MAX_NESTING : MAX_PREFIX_RUN)], opts));
+      keep.length = declStart;
+      while (i + 1 < tokens.length && tokens[i + 1]!.tokenType !== T.Segment && tokens[i + 1]!.tokenType !== T.Const) i++;
+      depth = 0;
+      run = 0;
+    }
+  }
+  return keep;
+}
+
 /** Parses one `.seg` source. `file` names it in diagnostics. */
 export function parse(text: string, file?: string): ParseResult {
   const lexed = lex(text, file);
   const parser = segParser();
-  parser.input = lexed.tokens;
+  const depthDiagnostics: Diagnostic[] = [];
+  const tokens = withoutTooDeep(lexed.tokens, lexed.lines, file === undefined ? {} : { file }, depthDiagnostics);
+  parser.input = tokens;
   parser.actionDiagnostics = [];
-  const diagnostics = [...lexed.diagnostics];
+  const diagnostics = [...lexed.diagnostics, ...depthDiagnostics];
   const declarations: A.Declaration[] = [];
   const opts = file === undefined ? {} : { file };
   const recognition: IRecognitionException[] = [];
 
-  for (let guard = 0; guard <= lexed.tokens.length; guard++) {
+  for (let guard = 0; guard <= tokens.length; guard++) {
     const before = parser.peek();
-    declarations.push(...(parser.file() ?? []));
+    let decls: A.Declaration[] | undefined;
+    try {
+      decls = parser.file();
+    } catch (e) {
+      // Last line of defence for input the nesting limits did not foresee: the stack ran out.
+      // (Recognition errors never get here: Chevrotain handles them inside the rules.)
+      if (!(e instanceof RangeError)) throw e;
+      const at = parser.peek();
+      const offset = Number.isFinite(at.startOffset) ? at.startOffset : text.length;
+      diagnostics.push(diagnostic("nestingTooDeep", lexed.lines.span(offset, offset), [String(MAX_NESTING)], opts));
+      break;
+    }
+    declarations.push(...(decls ?? []));
     recognition.push(...parser.errors.filter((e) => e.name !== "NotAllInputParsedException"));
     parser.errors = [];
     if (parser.peekType() === EOF) break;
@@ -109,11 +158,11 @@ export function parse(text: string, file?: string): ParseResult {
   const lexErrors = lexed.diagnostics.filter((d) => d.code === "SEG001");
   const afterLexError = (d: Diagnostic) =>
     lexErrors.some((e) => e.span.start.line === d.span.start.line && e.span.start.offset < d.span.start.offset);
-  const tokenIndex = new Map(lexed.tokens.map((t, i) => [t, i] as const));
+  const tokenIndex = recognition.length > 0 ? new Map(tokens.map((t, i) => [t, i] as const)) : new Map<IToken, number>();
   const seen = new Set<number>();
   for (const e of recognition) {
     const i = tokenIndex.get(e.token);
-    const prev = i === undefined ? lexed.tokens[lexed.tokens.length - 1] : lexed.tokens[i - 1];
+    const prev = i === undefined ? tokens[tokens.length - 1] : tokens[i - 1];
     const d = syntaxDiagnostic(e, lexed.lines, file, prev);
     // One mistake, one report: Chevrotain may raise several errors at the same token, and a
     // character the lexer dropped usually breaks the rest of its line.

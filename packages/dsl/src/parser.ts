@@ -462,11 +462,7 @@ export class SegParser extends EmbeddedActionsParser {
           },
         },
         { ALT: () => this.SUBRULE(this.aggregate) },
-        {
-          GATE: () => this.LA(2).tokenType === T.LParen,
-          ALT: () => this.SUBRULE(this.call),
-        },
-        { ALT: () => this.SUBRULE(this.path) },
+        { ALT: () => this.SUBRULE(this.nameExpr) },
       ]),
     { recoveryValueFunc: this.errorNode },
   );
@@ -497,22 +493,40 @@ export class SegParser extends EmbeddedActionsParser {
     }));
   }, { recoveryValueFunc: this.errorNode });
 
-  private call = this.RULE("call", (): A.Call | A.ErrorNode => {
+  /** A name, then either call arguments (`lower(x)`) or more path parts (`customer.country`). */
+  private nameExpr = this.RULE("nameExpr", (): A.Expr => {
     const start = this.nextStart();
-    const callee = this.SUBRULE(this.name);
-    this.CONSUME(T.LParen);
-    const args: A.Expr[] = [];
-    this.OPTION(() => {
-      const first = this.SUBRULE(this.expr);
-      this.ACTION(() => args.push(first));
-      this.MANY(() => {
-        this.CONSUME(T.Comma);
-        const next = this.SUBRULE2(this.expr);
-        this.ACTION(() => args.push(next));
-      });
-    });
-    this.CONSUME(T.RParen);
-    return { kind: "Call", callee, args, span: this.from(start) };
+    const first = this.SUBRULE(this.name);
+    return this.OR<A.Expr>([
+      {
+        ALT: () => {
+          this.CONSUME(T.LParen);
+          const args: A.Expr[] = [];
+          this.OPTION(() => {
+            const arg = this.SUBRULE(this.expr);
+            this.ACTION(() => args.push(arg));
+            this.MANY(() => {
+              this.CONSUME(T.Comma);
+              const next = this.SUBRULE2(this.expr);
+              this.ACTION(() => args.push(next));
+            });
+          });
+          this.CONSUME(T.RParen);
+          return { kind: "Call", callee: first, args, span: this.from(start) };
+        },
+      },
+      {
+        ALT: () => {
+          const parts: A.Name[] = [first];
+          this.MANY2(() => {
+            this.CONSUME(T.Dot);
+            const tok = this.CONSUME(T.AnyName);
+            this.ACTION(() => parts.push(this.nameFromToken(tok)));
+          });
+          return { kind: "Path", parts, span: this.from(start) };
+        },
+      },
+    ]);
   }, { recoveryValueFunc: this.errorNode });
 
   private list = this.RULE("list", (): A.ListLiteral => {
