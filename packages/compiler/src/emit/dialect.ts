@@ -76,7 +76,27 @@ export abstract class Dialect {
   /** A string literal that evaluates to exactly `value` (any Unicode, quotes, backslashes, control characters). */
   abstract quoteString(value: string): string;
   /** The SQL type name of a seg type (durations are BIGINT microseconds). */
-  abstract typeName(type: SegType): string;
+  /** The name of the text type (`VARCHAR`, `STRING`). */
+  abstract readonly textType: string;
+
+  /** The SQL type a seg type is computed in; durations are BIGINT microseconds. */
+  typeName(type: SegType): string {
+    switch (type.kind) {
+      case "integer":
+      case "duration":
+        return "BIGINT";
+      case "number":
+        return "DOUBLE";
+      case "boolean":
+        return "BOOLEAN";
+      case "timestamp":
+        return "TIMESTAMP";
+      case "date":
+        return "DATE";
+      default:
+        return this.textType;
+    }
+  }
   /** A TIMESTAMP literal for an ISO-8601 UTC instant. */
   abstract timestampLiteral(iso: string): string;
   /** A DATE literal for `YYYY-MM-DD`. */

@@ -4,7 +4,6 @@
  * `chr(n)` so the SQL text stays one line per clause. `as_of` is the named prepared-statement
  * parameter `$as_of`. The session must run with `TimeZone = 'UTC'` (the engine sets it).
  */
-import type { SegType } from "../types.js";
 import { Dialect, numberText, splitDuration, utcTimestampText, type DialectCapabilities } from "./dialect.js";
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -44,23 +43,7 @@ export class DuckDbDialect extends Dialect {
     return `(${parts.join(" || ")})`;
   }
 
-  typeName(type: SegType): string {
-    switch (type.kind) {
-      case "integer":
-      case "duration":
-        return "BIGINT";
-      case "number":
-        return "DOUBLE";
-      case "boolean":
-        return "BOOLEAN";
-      case "timestamp":
-        return "TIMESTAMP";
-      case "date":
-        return "DATE";
-      default:
-        return "VARCHAR";
-    }
-  }
+  readonly textType = "VARCHAR";
 
   timestampLiteral(iso: string): string {
     return `TIMESTAMP '${utcTimestampText(iso)}'`;

@@ -8,7 +8,6 @@
  * parameter `:as_of` (`spark.sql(sql, Map("as_of" -> ts))`). The session time zone must be UTC
  * (`spark.sql.session.timeZone=UTC`): timestamps are formatted and dates are widened in it.
  */
-import type { SegType } from "../types.js";
 import { Dialect, numberText, splitDuration, utcTimestampText, type DialectCapabilities } from "./dialect.js";
 import { assertWellFormed } from "./duckdb.js";
 
@@ -39,23 +38,7 @@ export class SparkDialect extends Dialect {
     return out + "'";
   }
 
-  typeName(type: SegType): string {
-    switch (type.kind) {
-      case "integer":
-      case "duration":
-        return "BIGINT";
-      case "number":
-        return "DOUBLE";
-      case "boolean":
-        return "BOOLEAN";
-      case "timestamp":
-        return "TIMESTAMP";
-      case "date":
-        return "DATE";
-      default:
-        return "STRING";
-    }
-  }
+  readonly textType = "STRING";
 
   timestampLiteral(iso: string): string {
     return `TIMESTAMP '${utcTimestampText(iso)}Z'`;
