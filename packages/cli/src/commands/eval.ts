@@ -12,6 +12,7 @@ interface EvalOptions extends ProjectOptions {
   asOf?: string;
   format: "table" | "json";
   limit: string;
+  metrics?: boolean;
 }
 
 /** Registers `seg eval`. */
@@ -24,7 +25,8 @@ export function registerEval(program: Command, io: CliIo, setExit: (code: number
       .option("-d, --data <dir>", "folder with one file per schema (default: the project's data folder)")
       .option("--as-of <timestamp>", "evaluation time, ISO-8601 (default: the project's defaultAsOf)")
       .addOption(new Option("--format <format>", "output format").choices(["table", "json"]).default("table"))
-      .option("--limit <n>", "members shown per segment in the table (json shows all)", "10"),
+      .option("--limit <n>", "members shown per segment in the table (json shows all)", "10")
+      .option("--metrics", "with --format json: add each member's carried metrics"),
   )
     .addHelpText(
       "after",
@@ -69,16 +71,13 @@ async function runEval(paths: string[], opts: EvalOptions, io: CliIo): Promise<n
   }
   const failed = result.problems.some((p) => p.severity === "error");
   if (opts.format === "json") {
-    const segments: Record<string, { size: number; members: string[]; metrics: Record<string, Record<string, unknown>> }> = {};
+    const segments: Record<string, { size: number; members: string[]; metrics?: Record<string, Record<string, unknown>> }> = {};
     for (const name of ok) {
       const r = result.segments[name] ?? { size: 0, members: [] };
-      segments[name] = {
-        size: r.size,
-        members: r.members.map((m) => m.id),
-        metrics: Object.fromEntries(r.members.filter((m) => Object.keys(m.metrics).length > 0).map((m) => [m.id, m.metrics])),
-      };
+      segments[name] = { size: r.size, members: r.members.map((m) => m.id) };
+      if (opts.metrics) segments[name].metrics = Object.fromEntries(r.members.map((m) => [m.id, m.metrics]));
     }
-    io.stdout(JSON.stringify({ asOf, segments }, null, 2) + "\n");
+    io.stdout(JSON.stringify({ segments }, null, 2) + "\n");
   } else {
     io.stdout(renderTable(ok, result.segments, asOf, limit));
   }

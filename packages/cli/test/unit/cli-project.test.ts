@@ -133,6 +133,16 @@ describe("seg eval", () => {
     expect(out.segments["high_value"]).toMatchObject({ size: 2, members: ["c001", "c003"] });
     expect(out.segments["churned"]?.members).toEqual(["c010", "c011", "c012", "c013", "c014"]);
     for (const s of Object.values(out.segments)) expect([...s.members].sort()).toEqual(s.members);
+    expect(Object.keys(out)).toEqual(["segments"]);
+    expect(Object.keys(out.segments["high_value"]!)).toEqual(["size", "members"]);
+  });
+
+  it("adds carried metrics with --metrics", async () => {
+    const r = await runCli(["eval", join(examples, "rules/high_value.seg"), "--format", "json", "--metrics"]);
+    const out = JSON.parse(r.stdout) as { segments: Record<string, { metrics: Record<string, { total_spend: number }> }> };
+    const spend = out.segments["high_value"]!.metrics;
+    expect(Object.keys(spend)).toEqual(["c001", "c003"]);
+    expect(spend["c001"]!.total_spend).toBeGreaterThan(1000);
   });
 
   it("uses the project's data folder and defaultAsOf when not given", async () => {
