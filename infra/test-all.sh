@@ -5,9 +5,10 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 pnpm build || exit 1
-bash infra/services.sh
-
 out=$(mktemp -d)
+bash infra/services.sh
+bash infra/kafka/start.sh || status=1
+
 status=0
 pnpm exec vitest run --project unit --reporter=default --reporter=json --outputFile="$out/unit.json" || status=1
 pnpm exec vitest run --project integration --passWithNoTests --reporter=default --reporter=json --outputFile="$out/integration.json" || status=1

@@ -11,6 +11,8 @@ import { registerCompile } from "./commands/compile.js";
 import { registerEval } from "./commands/eval.js";
 import { registerExplain } from "./commands/explain.js";
 import { registerTest } from "./commands/test.js";
+import { registerDeploy } from "./commands/deploy.js";
+import { registerRollback } from "./commands/rollback.js";
 
 export { VERSION } from "./version.js";
 
@@ -36,6 +38,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   registerExplain(program, io, setExit);
   registerFmt(program, io, setExit);
   registerTest(program, io, setExit);
+  registerDeploy(program, io, setExit);
+  registerRollback(program, io, setExit);
   registerDebug(program, io, setExit);
   try {
     await program.parseAsync([...argv], { from: "user" });

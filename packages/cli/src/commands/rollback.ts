@@ -1,0 +1,88 @@
+/**
+ * `seg rollback`: make an earlier version of a segment current again, as a deploy of its own.
+ */
+import { readFileSync } from "node:fs";
+import type { Command } from "commander";
+import { loadProject, resolveRuntimeSettings } from "@seg/compiler";
+import { hasErrors, renderDiagnostics } from "@seg/dsl";
+import { EXIT, type CliIo } from "../io.js";
+import { renderStyle } from "../style.js";
+import { defaultActor, openCommandDb, reportStoreError } from "./deploy.js";
+import { withConfigOption, type ProjectOptions } from "./project-options.js";
+
+interface RollbackOptions extends ProjectOptions {
+  to?: string;
+  actor?: string;
+  message?: string;
+  wait: boolean;
+}
+
+/** Registers `seg rollback`. */
+export function registerRollback(program: Command, io: CliIo, setExit: (code: number) => void): void {
+  withConfigOption(
+    program
+      .command("rollback")
+      .description("make an earlier version of a deployed segment current again (default: the version before the current one)")
+      .argument("<segment>", "the segment to roll back")
+      .option("--to <version>", "the version to go back to: its hash or a unique prefix of it")
+      .option("--actor <name>", "who rolls back, for the audit log (default: $USER)")
+      .option("-m, --message <text>", "why: recorded with the rollback")
+      .option("--no-wait", "fail at once when a deploy is in progress instead of waiting for it"),
+  )
+    .addHelpText("after", "\nExamples:\n  seg rollback high_value\n  seg rollback high_value --to sha256:3f2a9c\n")
+    .action(async (segment: string, opts: RollbackOptions) => setExit(await runRollback(segment, opts, io)));
+}
+
+/** The database URL: from the project's config when there is one, else from the environment and defaults. */
+function databaseUrl(opts: ProjectOptions, io: CliIo): string | number {
+  const loaded = loadProject({ cwd: io.cwd, env: io.env, ...(opts.config ? { configPath: opts.config } : {}) });
+  if (loaded.project) return loaded.project.runtime.databaseUrl;
+  const notFoundOnly = loaded.diagnostics.every((d) => d.name === "config-not-found");
+  if (!opts.config && notFoundOnly) return resolveRuntimeSettings(undefined, io.env).settings.databaseUrl;
+  if (hasErrors(loaded.diagnostics)) {
+    const lookup = (f: string | undefined) => {
+      try {
+        return f === undefined ? undefined : readFileSync(f, "utf8");
+      } catch {
+        return undefined;
+      }
+    };
+    io.stderr(renderDiagnostics(loaded.diagnostics, lookup, renderStyle(io)) + "\n");
+  }
+  return EXIT.usage;
+}
+
+async function runRollback(segment: string, opts: RollbackOptions, io: CliIo): Promise<number> {
+  const actor = opts.actor?.trim() || defaultActor(io.env);
+  if (actor === undefined) {
+    io.stderr("seg rollback: who rolls back? pass --actor NAME (USER is not set)\n");
+    return EXIT.usage;
+  }
+  if (opts.to !== undefined && opts.to.trim() === "") {
+    io.stderr("seg rollback: --to needs a version\n");
+    return EXIT.usage;
+  }
+  const url = databaseUrl(opts, io);
+  if (typeof url === "number") return url;
+  const runtime = await import("@seg/runtime");
+  const db = await openCommandDb("rollback", url, io);
+  if (typeof db === "number") return db;
+  try {
+    const r = await runtime.rollbackSegment(db, {
+      segment,
+      actor,
+      ...(opts.to !== undefined ? { toVersion: opts.to } : {}),
+      ...(opts.message !== undefined ? { message: opts.message } : {}),
+      wait: opts.wait,
+      onWaiting: (holder) => io.stderr(`seg rollback: waiting for a deploy to finish${holder ? ` (${holder})` : ""}...\n`),
+    });
+    io.stdout(
+      `rolled back ${r.segment}: ${runtime.shortVersion(r.fromVersion)} -> ${runtime.shortVersion(r.toVersion)} (deploy ${r.deployId} by ${actor})\n`,
+    );
+    return EXIT.ok;
+  } catch (e) {
+    return reportStoreError("rollback", e, io);
+  } finally {
+    await db.close();
+  }
+}
