@@ -6,10 +6,10 @@ cd "$(dirname "$0")/.."
 
 pnpm build || exit 1
 out=$(mktemp -d)
+status=0
 bash infra/services.sh
 bash infra/kafka/start.sh || status=1
 
-status=0
 pnpm exec vitest run --project unit --reporter=default --reporter=json --outputFile="$out/unit.json" || status=1
 pnpm exec vitest run --project integration --passWithNoTests --reporter=default --reporter=json --outputFile="$out/integration.json" || status=1
 node scripts/test-summary.mjs "$out/unit.json" "$out/integration.json" || status=1
