@@ -23,6 +23,7 @@ export function registerDebug(program: Command, io: CliIo, setExit: (code: numbe
     .description("print the tokens of a .seg file (use - for standard input)")
     .argument("<file>", "a .seg file")
     .option("--json", "print JSON instead of a table")
+    .addHelpText("after", "\nExamples:\n  seg debug tokens examples/rules/high_value.seg\n  echo 'segment s { where x > 1 }' | seg debug tokens - --json\n")
     .action((file: string, opts: { json?: boolean }) => {
       const src = readSource(file, io);
       if (!src.ok) return setExit(src.exit);
@@ -50,6 +51,7 @@ export function registerDebug(program: Command, io: CliIo, setExit: (code: numbe
     .description("print the syntax tree of a .seg file as JSON, with any diagnostics")
     .argument("<file>", "a .seg file (use - for standard input)")
     .option("--no-spans", "leave out source spans")
+    .addHelpText("after", "\nExamples:\n  seg debug ast examples/rules/high_value.seg --no-spans\n  echo 'segment s { where x > }' | seg debug ast -\n")
     .action((file: string, opts: { spans: boolean }) => {
       const src = readSource(file, io);
       if (!src.ok) return setExit(src.exit);
@@ -67,6 +69,7 @@ export function registerDebug(program: Command, io: CliIo, setExit: (code: numbe
     .description("print the IR plan of the segments in .seg files (their project is found upwards)")
     .argument("<paths...>", ".seg files or folders")
     .option("-c, --config <path>", "seg.config.json to use")
+    .addHelpText("after", "\nExamples:\n  seg debug ir examples/rules/high_value.seg\n  seg debug ir examples/rules > plan.json\n")
     .action((paths: string[], opts: { config?: string }) => {
       const compiled = compileFor(paths, opts, io);
       const stop = stopOnErrors(compiled, io);
