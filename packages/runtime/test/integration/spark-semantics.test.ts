@@ -1,0 +1,359 @@
+/**
+ * Spark and DuckDB must agree on the meaning of every IR construct. The plans and rows are the
+ * compiler's engine fixture (packages/compiler/test/unit/engine-fixture.ts, emit-builder.ts),
+ * whose DuckDB results the compiler's unit tests check against hand-computed members; here the
+ * same plans run on Spark (each segment as its own statement, all in one driver launch) and must
+ * give the same members and metrics as DuckDB.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sparkDdl } from "@seg/compiler";
+import { evaluatePlan, type EvaluationResult } from "@seg/compiler/engine";
+import type { AggregateIR, ExprIR, PlanIR, SegmentIR, SourceIR } from "../../../compiler/src/ir.js";
+import * as B from "../../../compiler/test/unit/emit-builder.js";
+import { AS_OF, customer, customers, pageView, pageViews, purchase, purchases, toJsonl } from "../../../compiler/test/unit/engine-fixture.js";
+import { runSparkDriver, setupSpark, type SparkRunResult } from "../../src/spark/index.js";
+import { normalizeMembers } from "../support/spark-fixtures.js";
+
+const { DAY, aggregate: agg, aggRef: a, attr, str, int, num, tsLit, dur } = B;
+const P = (f: string, t: string) => B.field("purchase", f, t);
+const C = (f: string, t: string) => attr("customer", f, t);
+const withDdl = (s: SourceIR): SourceIR => ({ ...s, sparkDdl: sparkDdl(s.fields) });
+
+const sum30 = agg(purchase, "sum", "amount", B.last(30));
+const count30 = agg(purchase, "count", null, B.last(30));
+const countOld = agg(purchase, "count", null, B.ago(60, 30));
+const sumOld = agg(purchase, "sum", "amount", B.ago(60, 30));
+const avg30 = agg(purchase, "avg", "amount", B.last(30));
+const countEver = agg(purchase, "count", null);
+const existsEver = agg(purchase, "exists", null);
+const min30 = agg(purchase, "min", "amount", B.last(30));
+const max30 = agg(purchase, "max", "amount", B.last(30));
+const countAmount = agg(purchase, "count", "amount");
+const distinctQty = agg(purchase, "count_distinct", "qty");
+const welcome = B.op("starts_with", [P("coupon", "string?"), str("WELCOME")]);
+const distinctWelcome = agg(purchase, "count_distinct", "coupon", B.last(30), welcome);
+const sumWelcome = agg(purchase, "sum", "amount", B.EVER, welcome);
+const firstSeen = agg(purchase, "first_seen", null);
+const lastSeen = agg(purchase, "last_seen", null);
+const lastSeenOld = agg(purchase, "last_seen", null, B.ago(60, 30));
+const qty30 = agg(purchase, "sum", "qty", B.last(30));
+const bigRecent = agg(purchase, "exists", null, B.last(30), B.gt(P("amount", "number?"), int(20)));
+const pv30 = agg(pageView, "exists", null, B.last(30));
+const pvQuery = agg(pageView, "exists", null, B.EVER, B.op("contains", [B.field("page_view", "url", "string"), str("?x=1")]));
+const pvCount = agg(pageView, "count", null);
+const aggregates: AggregateIR[] = [sum30, count30, countOld, sumOld, avg30, countEver, existsEver, min30, max30, countAmount, distinctQty, distinctWelcome, sumWelcome, firstSeen, lastSeen, lastSeenOld, qty30, bigRecent, pv30, pvQuery, pvCount];
+
+/** The predicates of the compiler's engine-semantics test (its expected members are DuckDB's). */
+const predicates: Record<string, ExprIR> = {
+  sum_last30: B.gt(a(sum30), num(100)),
+  count_last30_is_2: B.eq(a(count30), int(2)),
+  count_last30_is_0: B.eq(a(count30), int(0)),
+  older_window: B.and(B.eq(a(countOld), int(1)), B.eq(a(sumOld), num(50))),
+  avg_gt_50: B.gt(a(avg30), num(50)),
+  not_avg_gt_50: B.not(B.gt(a(avg30), num(50))),
+  count_ever_4: B.eq(a(countEver), int(4)),
+  exists_ever: a(existsEver),
+  not_exists_ever: B.not(a(existsEver)),
+  min_max: B.and(B.eq(a(min30), num(25)), B.eq(a(max30), num(100))),
+  count_field: B.eq(a(countAmount), int(1)),
+  count_distinct: B.eq(a(distinctQty), int(3)),
+  count_distinct_filtered: B.eq(a(distinctWelcome), int(2)),
+  sum_filtered: B.gt(a(sumWelcome), num(5)),
+  first_last: B.and(B.eq(a(firstSeen), tsLit("2026-09-02T00:00:00.000Z")), B.eq(a(lastSeen), B.asOf())),
+  last_seen_window: B.eq(a(lastSeenOld), tsLit("2026-10-02T00:00:00.000Z")),
+  exists_filtered: a(bigRecent),
+  boundary_microsecond: a(pv30),
+  filter_on_url: a(pvQuery),
+  signup_last14: B.inWindow(C("signup_time", "timestamp"), B.last(14)),
+  signup_not_last14: B.inWindow(C("signup_time", "timestamp"), B.last(14), true),
+  last_seen_last1: B.inWindow(a(lastSeen), B.last(1)),
+  last_seen_not_last1: B.inWindow(a(lastSeen), B.last(1), true),
+  country_in: B.inList(C("country", "string"), [str("US"), str("CA")]),
+  year_not_in: B.inList(C("birth_year", "integer?"), [int(1980), int(2000)], true),
+  year_in_with_null: B.inList(C("birth_year", "integer?"), [int(1990), B.lit(null)]),
+  year_not_in_with_null: B.inList(C("birth_year", "integer?"), [int(1990), B.lit(null)], true),
+  year_between: B.between(C("birth_year", "integer?"), int(1950), int(1990)),
+  year_not_between: B.between(C("birth_year", "integer?"), int(1950), int(1990), true),
+  sms_eq_false: B.eq(C("sms_opt_in", "boolean?"), B.lit(false)),
+  not_sms: B.not(C("sms_opt_in", "boolean?")),
+  sms: C("sms_opt_in", "boolean?"),
+  sms_ne_true: B.ne(C("sms_opt_in", "boolean?"), B.lit(true)),
+  email_null: B.op("is_null", [C("email", "string?")]),
+  email_not_null: B.op("is_not_null", [C("email", "string?")]),
+  not_email_eq: B.not(B.eq(C("email", "string?"), str("a@x.com"))),
+  email_ne: B.ne(C("email", "string?"), str("a@x.com")),
+  contains_at: B.op("contains", [C("email", "string?"), str("@")]),
+  not_contains_at: B.not(B.op("contains", [C("email", "string?"), str("@")])),
+  contains_wildcards: B.or(B.op("contains", [C("email", "string?"), str("%")]), B.op("contains", [C("email", "string?"), str("_")])),
+  lower_ends_with: B.op("ends_with", [B.call("lower", [C("email", "string?")], "string?"), str("@example.com")]),
+  case_sensitive: B.op("ends_with", [C("email", "string?"), str("@example.com")]),
+  starts_with_quote: B.op("starts_with", [C("email", "string?"), str("o'neill")]),
+  matches_anchored: B.op("matches", [C("email", "string?"), str("^[a-z]+@x\\.com$")]),
+  matches_backslash: B.op("matches", [C("email", "string?"), str("\\\\path")]),
+  contains_newline: B.op("contains", [C("email", "string?"), str("\n")]),
+  ends_with_emoji: B.op("ends_with", [C("email", "string?"), str("🎉")]),
+  length_code_points: B.eq(B.call("length", [C("email", "string?")], "integer?"), int(5)),
+  trim_upper: B.eq(B.call("upper", [B.call("trim", [str("  us ")], "string")], "string"), C("country", "string")),
+  injection_literal: B.eq(C("country", "string"), str("'); DROP TABLE x; --")),
+  quote_backslash_newline: B.eq(C("email", "string?"), str("o'neill\\path\n🎉")),
+  double_quote_name: B.eq(C('a"b', "string?"), str("quote")),
+  backtick_name: B.eq(C("a`b", "string?"), str("x")),
+  unicode: B.eq(C("email", "string?"), str("naïve")),
+  dollar_literal: B.eq(B.call("upper", [str("${x}$")], "string"), str("${X}$")),
+  ratio_gt_50: B.gt(B.op("div", [a(sum30), a(count30)]), num(50)),
+  not_ratio_gt_50: B.not(B.gt(B.op("div", [a(sum30), a(count30)]), num(50))),
+  real_division: B.eq(B.op("div", [a(qty30), int(8)]), num(0.5)),
+  division_by_zero: B.op("is_null", [B.op("div", [a(qty30), int(0)])]),
+  age_ge_40: B.ge(B.op("sub", [int(2026), C("birth_year", "integer?")]), int(40)),
+  member_104_weeks: B.ge(B.op("sub", [B.asOf(), C("signup_time", "timestamp")], "duration"), dur(104 * 7 * DAY)),
+  days_since_gt_10: B.gt(B.call("days_since", [a(lastSeen)], "number?"), int(10)),
+  mul_add: B.gt(B.op("add", [B.op("mul", [a(sum30), int(2)]), int(1)]), int(200)),
+  negate: B.lt(B.op("neg", [a(sum30)]), int(-100)),
+  coalesce_zero: B.eq(B.call("coalesce", [C("birth_year", "integer?"), int(0)], "integer"), int(0)),
+  round_half_away: B.eq(B.call("round", [a(avg30)], "number?"), int(63)),
+  floor_ceil_abs: B.and(
+    B.eq(B.call("floor", [a(avg30)], "number?"), int(62)),
+    B.eq(B.call("ceil", [a(avg30)], "number?"), int(63)),
+    B.eq(B.call("abs", [B.op("neg", [a(sum30)])], "number"), int(125)),
+  ),
+  least_skips_null: B.eq(B.call("least", [C("birth_year", "integer?"), int(1985)], "integer"), int(1985)),
+  greatest: B.eq(B.call("greatest", [a(sum30), num(50)], "number"), num(125)),
+  round_decimal: B.and(
+    B.eq(B.call("round", [num(1.005), int(2)], "number"), num(1.01)),
+    B.eq(B.call("round", [num(0.285), int(2)], "number"), num(0.29)),
+    B.eq(B.call("round", [num(-2.5)], "number"), num(-3)),
+    B.eq(B.call("round", [num(1e21), int(2)], "number"), num(1e21)),
+    B.eq(B.call("round", [num(1234.5), int(-2)], "number"), num(1200)),
+    B.eq(B.call("round", [int(1234), int(-2)], "integer"), int(1200)),
+  ),
+  regex_end_and_dot: B.and(B.not(B.op("matches", [str("ab\n"), str("b$")])), B.op("matches", [str("a\rc"), str("^a.c$")]), B.not(B.op("matches", [str("a\nc"), str("a.c")]))),
+  timestamp_plus_duration: B.gt(B.op("add", [C("signup_time", "timestamp"), dur(14 * DAY)], "timestamp"), B.asOf()),
+};
+
+const metrics = [
+  B.metric("total", a(sum30)),
+  B.metric("qty", a(qty30)),
+  B.metric("last", a(lastSeen)),
+  B.metric("first", a(firstSeen)),
+  B.metric("avg", a(avg30)),
+  B.metric("sms", C("sms_opt_in", "boolean?")),
+  B.metric("country", C("country", "string")),
+  B.metric("ratio", B.op("div", [a(sum30), a(count30)])),
+  B.metric("days", B.call("days_since", [a(lastSeen)], "number?")),
+  B.metric(`a"b 'c'`, str("'); DROP TABLE x; --\n\\ é")),
+  B.metric("big", B.gt(a(sum30), num(100))),
+  B.metric("overflow", B.op("mul", [a(sum30), num(1e308)])),
+  B.metric("email", C("email", "string?")),
+  B.metric("rounded", B.call("round", [a(avg30), int(1)], "number?")),
+  B.metric("signup", C("signup_time", "timestamp")),
+];
+
+const sources = [customer, purchase, pageView].map(withDdl);
+const segments: SegmentIR[] = [
+  ...Object.entries(predicates).map(([name, p]) => B.segment(name, p)),
+  B.segment("metrics_all", a(existsEver), metrics),
+  B.segment("metrics_empty", B.eq(a(count30), int(0)), metrics.slice(0, 8)),
+  B.segment("ref_a", B.inList(C("country", "string"), [str("US"), str("CA"), str("DE")])),
+  B.segment("ref_b", B.and(B.seg("ref_a"), a(existsEver))),
+  B.segment("ref_c", B.and(B.seg("ref_b"), B.op("is_null", [C("email", "string?")]))),
+  B.segment("ref_d", B.not(B.seg("ref_c"))),
+];
+const profilePlan: PlanIR = B.plan({ universe: { kind: "profile", source: "customer" }, sources, aggregates, segments });
+const eventsPlan: PlanIR = B.plan({
+  universe: { kind: "events", sources: ["purchase", "page_view"] },
+  sources: [purchase, pageView].map(withDdl),
+  aggregates: [existsEver, pvCount],
+  segments: [B.segment("ev_everyone", B.ge(a(pvCount), int(0))), B.segment("ev_no_purchase", B.not(a(existsEver)))],
+});
+const acct = withDdl(B.source("acct", "profile", { id: "integer", tier: "string" }));
+const intKeyPlan: PlanIR = B.plan({ keyType: "integer", universe: { kind: "profile", source: "acct" }, sources: [acct], aggregates: [], segments: [B.segment("int_gold", B.eq(B.attr("acct", "tier", "string"), str("gold")))] });
+
+/**
+ * Probes beyond the compiler's fixture: one profile row per awkward value, and every function or
+ * test as a metric, so each row shows what both engines make of it.
+ */
+const probe = withDdl(B.source("probe", "profile", { id: "string", s: "string?", x: "number?", n: "integer?", ts: "timestamp?", d: "date?" }));
+const probeEvent = withDdl(B.source("probe_event", "event", { id: "string", ts: "timestamp", amount: "number?", n: "integer?", label: "string?" }, { key: "id" }));
+const D = attr("probe", "d", "date?");
+const E = (f: string, t: string) => B.field("probe_event", f, t);
+const evDistinct = agg(probeEvent, "count_distinct", "amount");
+const evMinLabel = agg(probeEvent, "min", "label", B.last(30));
+const evMaxLabel = agg(probeEvent, "max", "label");
+const evSumN = agg(probeEvent, "sum", "n", B.last(30));
+const evAvgN = agg(probeEvent, "avg", "n");
+const evFirst36h = agg(probeEvent, "first_seen", null, { olderMs: 36 * 3_600_000 + 1, newerMs: 0 });
+const evLast = agg(probeEvent, "last_seen", null, B.ago(30, 1));
+const evCountRe = agg(probeEvent, "count", null, B.EVER, B.op("matches", [E("label", "string?"), str("^[A-Z]")]));
+const evSumAmount = agg(probeEvent, "sum", "amount");
+const evMaxAmount = agg(probeEvent, "max", "amount", B.last(30), B.gt(E("n", "integer?"), int(0)));
+const probeAggregates = [evDistinct, evMinLabel, evMaxLabel, evSumN, evAvgN, evFirst36h, evLast, evCountRe, evSumAmount, evMaxAmount];
+const S = attr("probe", "s", "string?");
+const X = attr("probe", "x", "number?");
+const N = attr("probe", "n", "integer?");
+const TS = attr("probe", "ts", "timestamp?");
+const probeRows: Record<string, unknown>[] = [
+  { id: "p01", d: "2026-10-02", s: "straße", x: 2.675, n: 9007199254740991, ts: "2026-10-02T00:00:00.0000019Z" },
+  { id: "p02", d: "2026-11-01", s: "İstanbul", x: -0.5, n: -7, ts: "2026-10-31T23:59:59.999999Z" },
+  { id: "p03", d: "1970-01-01", s: "e\u0301", x: -2.5, n: 0, ts: "1500-03-01T00:00:00Z" },
+  { id: "p04", d: "1969-12-31", s: "\t x \n", x: 1e300, n: 1, ts: "2026-10-02T00:00:00+14:00" },
+  { id: "p05", s: "café", x: 0.1 + 0.2, n: 2, ts: "2026-10-02t00:00:00z" },
+  { id: "p06", s: "ÉCOLE", x: -0, n: 3, ts: "2026-10-02 00:00:00Z" },
+  { id: "p07", s: "a\u000bb", x: 1e-7, n: 4, ts: "2026-10-01T23:30:00-00:30" },
+  { id: "p08", s: "🎉x", x: 123456789.125, n: 5, ts: null },
+  { id: "p09", d: "0001-01-01", s: "ǅ", x: 0.5, n: 6, ts: "0001-01-01T00:00:00Z" },
+  { id: "p10", s: null, x: null, n: null, ts: null },
+  { id: "p11", s: "123", x: 1.5, n: -1, ts: "2026-11-01T00:00:00Z" },
+  { id: "p12", s: " ", x: -1.005, n: 10, ts: "2026-11-01T00:00:00.000001Z" },
+  { id: "p13", s: "xyz", x: 1e21, n: 11, ts: "2026-10-30T12:00:00.5+00:00" },
+  { id: "p14", s: "aha", x: 0.285, n: 12, ts: "2026-10-30T12:00:00.123456789-03:00" },
+];
+const probeEvents = [
+  { id: "p01", ts: "2026-10-31T00:00:00Z", amount: 0, n: 1, label: "b" },
+  { id: "p01", ts: "2026-10-30T11:59:59.999Z", amount: -0, n: 2, label: "Zeta" },
+  { id: "p01", ts: "2026-10-30T12:00:00Z", amount: 0.1, n: -3, label: "é" },
+  { id: "p01", ts: "2026-10-30T12:00:00.001Z", amount: 0.2, n: 4, label: "🎉" },
+  { id: "p02", ts: "2026-10-02T00:00:00Z", amount: 1e308, n: 9007199254740991, label: null },
+  { id: "p02", ts: "2026-10-31T00:00:00Z", amount: 1e308, n: 1, label: "\uffff" },
+  { id: "p02", ts: "2026-11-01T00:00:00Z", amount: -1e308, n: -1, label: "ǅ" },
+  { id: "p03", ts: "2026-09-01T00:00:00Z", amount: null, n: null, label: "A" },
+];
+const probeMetrics = [
+  B.metric("upper", B.call("upper", [S], "string?")),
+  B.metric("lower", B.call("lower", [S], "string?")),
+  B.metric("length", B.call("length", [S], "integer?")),
+  B.metric("trim", B.call("trim", [S], "string?")),
+  B.metric("round2", B.call("round", [X, int(2)], "number?")),
+  B.metric("round0", B.call("round", [X], "number?")),
+  B.metric("floor", B.call("floor", [X], "number?")),
+  B.metric("ceil", B.call("ceil", [X], "number?")),
+  B.metric("abs", B.call("abs", [X], "number?")),
+  B.metric("neg", B.op("neg", [X])),
+  B.metric("x_div_n", B.op("div", [X, N])),
+  B.metric("n_div_3", B.op("div", [N, int(3)])),
+  B.metric("n_times_x", B.op("mul", [N, X])),
+  B.metric("x", X),
+  B.metric("n", N),
+  B.metric("ts", TS),
+  B.metric("days_since", B.call("days_since", [TS], "number?")),
+  B.metric("ts_in_last_30", B.inWindow(TS, B.last(30))),
+  B.metric("ts_in_last_36h", B.inWindow(TS, { olderMs: 36 * 3_600_000 + 1, newerMs: 0 })),
+  B.metric("re_space", B.op("matches", [S, str("a\\sb")])),
+  B.metric("re_word_boundary", B.op("matches", [S, str("caf\\b")])),
+  B.metric("re_posix_class", B.op("matches", [S, str("^[[:alpha:]]+$")])),
+  B.metric("re_unicode_letter", B.op("matches", [S, str("^\\p{L}+$")])),
+  B.metric("re_dot_one_char", B.op("matches", [S, str("^.x$")])),
+  B.metric("re_word", B.op("matches", [S, str("^\\w+$")])),
+  B.metric("re_digits", B.op("matches", [S, str("^\\d+$")])),
+  B.metric("contains_empty", B.op("contains", [S, str("")])),
+  B.metric("d", D),
+  B.metric("d_days_since", B.call("days_since", [D], "number?")),
+  B.metric("d_in_last_30", B.inWindow(D, B.last(30))),
+  B.metric("d_between", B.between(D, tsLit("2026-10-02T00:00:00.000Z"), B.asOf())),
+  B.metric("d_lt_ts", B.lt(D, TS)),
+  B.metric("age", B.op("sub", [B.asOf(), TS], "duration?")),
+  B.metric("age_gt_30d", B.gt(B.op("sub", [B.asOf(), TS], "duration?"), dur(30 * DAY))),
+  B.metric("ts_minus_36h", B.op("sub", [TS, dur(36 * 3_600_000 + 1)], "timestamp?")),
+  B.metric("ts_between", B.between(TS, tsLit("2026-10-02T00:00:00.000Z"), B.asOf())),
+  B.metric("s_lt_m", B.lt(S, str("m"))),
+  B.metric("s_in", B.inList(S, [str("café"), str("123"), B.lit(null)])),
+  B.metric("n_in_mixed", B.inList(N, [num(2), num(2.5), int(11)])),
+  B.metric("round_n_neg", B.call("round", [N, int(-1)], "integer?")),
+  B.metric("least_mixed", B.call("least", [N, X], "number?")),
+  B.metric("coalesce_s", B.call("coalesce", [S, str("none")], "string")),
+  B.metric("ev_distinct_amount", a(evDistinct)),
+  B.metric("ev_min_label", a(evMinLabel)),
+  B.metric("ev_max_label", a(evMaxLabel)),
+  B.metric("ev_sum_n", a(evSumN)),
+  B.metric("ev_avg_n", a(evAvgN)),
+  B.metric("ev_first_36h", a(evFirst36h)),
+  B.metric("ev_last_30_1", a(evLast)),
+  B.metric("ev_count_re", a(evCountRe)),
+  B.metric("ev_sum_amount", a(evSumAmount)),
+  B.metric("ev_max_amount", a(evMaxAmount)),
+  B.metric("eq_space", B.eq(S, str(" "))),
+];
+const probePlan: PlanIR = B.plan({
+  universe: { kind: "profile", source: "probe" },
+  sources: [probe, probeEvent],
+  aggregates: probeAggregates,
+  segments: [B.segment("probe_all", B.lit(true), probeMetrics)],
+});
+
+/**
+ * Where Spark and DuckDB disagree because of the emitter (reported to the lead; packages/compiler
+ * is not ours to change). Each is checked with `it.fails`, so the test turns red once the emitter
+ * is fixed, and the entry can go.
+ */
+const KNOWN_MISMATCHES: Record<string, string> = {};
+const KNOWN_PROBE_MISMATCHES: Record<string, string> = {
+  // upper('straße'): Spark (Java String.toUpperCase, full case mapping) 'STRASSE', DuckDB 'STRAẞE'.
+  upper: "Java's full case mapping: upper('straße') is STRASSE on Spark, STRAẞE on DuckDB",
+  // lower('İstanbul'): Spark 'i̇stanbul' (i + U+0307 combining dot), DuckDB 'istanbul'.
+  lower: "Java's full case mapping: lower('İstanbul') keeps a combining dot (U+0307) on Spark only",
+  // 'a\u000bb' matches 'a\\sb': Java's \s includes the vertical tab U+000B, RE2's does not.
+  re_space: "\\s matches U+000B (vertical tab) in Java, not in RE2",
+  // 'café' matches 'caf\\b': RE2's \b is ASCII (é is no word character), Java's is Unicode-aware.
+  re_word_boundary: "\\b next to a non-ASCII letter: RE2 sees a boundary, Java does not",
+  // 'xyz' matches '^[[:alpha:]]+$': RE2 reads a POSIX class; Java a set of the characters ':alph'.
+  re_posix_class: "[[:alpha:]] is a POSIX class in RE2 but a character set [:alph] in Java",
+};
+
+/** Each output as its own plan: Spark plans one UNION ALL branch per output (see the report). */
+const onePlanPerOutput = (plan: PlanIR) => plan.outputs.map((name) => ({ plan: { ...plan, outputs: [name] }, id: name }));
+
+describe("Spark and DuckDB agree on the meaning of the IR", () => {
+  let dir: string;
+  let spark: SparkRunResult;
+  const duck: Record<string, EvaluationResult["segments"][string]> = {};
+
+  beforeAll(async () => {
+    await setupSpark();
+    dir = mkdtempSync(join(tmpdir(), "seg-spark-semantics-"));
+    writeFileSync(join(dir, "customer.jsonl"), toJsonl(customers));
+    writeFileSync(join(dir, "purchase.jsonl"), toJsonl(purchases));
+    writeFileSync(join(dir, "page_view.jsonl"), toJsonl(pageViews));
+    writeFileSync(join(dir, "probe.jsonl"), toJsonl(probeRows));
+    writeFileSync(join(dir, "probe_event.jsonl"), toJsonl(probeEvents));
+    writeFileSync(join(dir, "acct.jsonl"), toJsonl([{ id: 10, tier: "gold" }, { id: 9, tier: "gold" }, { id: 11, tier: "silver" }]));
+    const plans = [profilePlan, eventsPlan, intKeyPlan, probePlan];
+    for (const plan of plans) {
+      const r = await evaluatePlan(plan, { dataDir: dir, asOf: AS_OF });
+      expect(r.problems.filter((p) => p.severity !== "info")).toEqual([]);
+      Object.assign(duck, r.segments);
+    }
+    spark = await runSparkDriver({ plans: plans.flatMap(onePlanPerOutput), asOf: AS_OF, input: `files:${dir}` });
+  }, 900_000);
+
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("reads the fixture without leaving rows out", () => {
+    expect(spark.malformed).toEqual({ customer: 0, purchase: 0, page_view: 0, acct: 0, probe: 0, probe_event: 0 });
+  });
+
+  const names = [...profilePlan.outputs, ...eventsPlan.outputs, ...intKeyPlan.outputs];
+
+  for (const m of probeMetrics) {
+    const check = () => {
+      const values = (members: { id: string; metrics: Record<string, unknown> }[] | undefined) =>
+        normalizeMembers((members ?? []).map((x) => ({ id: x.id, metrics: { [m.name]: x.metrics[m.name] } })));
+      expect(values(spark.segments["probe_all"]?.members)).toEqual(values(duck["probe_all"]?.members));
+    };
+    const known = KNOWN_PROBE_MISMATCHES[m.name];
+    if (known) it.fails(`probe ${m.name} (known mismatch: ${known})`, check);
+    else it(`probe ${m.name}: the same value on every row`, check);
+  }
+
+  for (const name of names) {
+    const check = () => {
+      expect(spark.segments[name], name).toBeDefined();
+      expect(normalizeMembers(spark.segments[name]!.members)).toEqual(normalizeMembers(duck[name]!.members));
+    };
+    if (KNOWN_MISMATCHES[name]) it.fails(`${name} (known mismatch: ${KNOWN_MISMATCHES[name]})`, check);
+    else it(name, check);
+  }
+});
