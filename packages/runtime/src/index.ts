@@ -45,52 +45,5 @@ export type { RetentionAdmin, RetentionReport, RetentionWarning } from "./deploy
 export { DEFAULT_KAFKA_BROKERS, KafkaUnreachableError, connectKafkaAdmin, createKafka, kafkaBrokersFromEnv } from "./kafka/admin.js";
 export type { KafkaClientOptions } from "./kafka/admin.js";
 
-/** Ingestion: raw events validated into valid topics and the dead-letter topic, exactly once, with progress and metrics. */
-export { DEAD_LETTER_REASONS, DEFAULT_MAX_MESSAGE_BYTES, EventClassifier, cutText, deadLetterValue, ingestRoutes } from "./ingest/classify.js";
-export type { ClassifierOptions, Classified, DeadLetterReason, IngestRoute, InvalidEvent, RawEvent, ValidEvent } from "./ingest/classify.js";
-export { IngestBatchError, startIngestion } from "./ingest/ingester.js";
-export type { BatchSummary, Ingestion, IngestionLog, IngestionOptions } from "./ingest/ingester.js";
-export { INGEST_METRIC_NAMES, createIngestMetrics } from "./ingest/metrics.js";
-export type { IngestMetrics } from "./ingest/metrics.js";
-export { ProgressStore, countBeyond, readStreamProgress } from "./ingest/progress.js";
-export type { CountedMessage, ProgressUpdate, StreamProgress } from "./ingest/progress.js";
-
-/** The results mover: completed runs from the results topic into Redis (atomic swaps, change messages). */
-export {
-  ALL_TO_ONE_ASSIGNER,
-  DEFAULT_TRACKER_LIMITS,
-  MoverApplyError,
-  MoverStore,
-  RunTracker,
-  allToOneAssigner,
-  applyKeys,
-  compareRuns,
-  createMoverMetrics,
-  defineMoverScripts,
-  parseResult,
-  postSwapKey,
-  runKey,
-  stagingKey,
-  startMover,
-} from "./mover/index.js";
-export type {
-  ApplyContext,
-  ApplyKeys,
-  ApplyPhase,
-  ApplyResult,
-  Completion,
-  LookupSegment,
-  Mover,
-  MoverLog,
-  MoverLogLevel,
-  MoverMetrics,
-  MoverStoreOptions,
-  ParsedResult,
-  PendingRun,
-  RunOrder,
-  RunOutcome,
-  RunStatus,
-  SegmentTarget,
-  StartMoverOptions,
-  TrackerLimits,
-} from "./mover/index.js";
+/** The Spark driver: fetch, build and run it; check statements with Spark's analyser. */
+export * from "./spark/index.js";
