@@ -45,5 +45,19 @@ export type { RetentionAdmin, RetentionReport, RetentionWarning } from "./deploy
 export { DEFAULT_KAFKA_BROKERS, KafkaUnreachableError, connectKafkaAdmin, createKafka, kafkaBrokersFromEnv } from "./kafka/admin.js";
 export type { KafkaClientOptions } from "./kafka/admin.js";
 
+/** Ingestion: raw events validated into valid topics and the dead-letter topic, exactly once, with progress and metrics. */
+export { DEAD_LETTER_REASONS, DEFAULT_MAX_MESSAGE_BYTES, EventClassifier, cutText, deadLetterValue, ingestRoutes } from "./ingest/classify.js";
+export type { ClassifierOptions, Classified, DeadLetterReason, IngestRoute, InvalidEvent, RawEvent, ValidEvent } from "./ingest/classify.js";
+export { IngestBatchError, startIngestion } from "./ingest/ingester.js";
+export type { BatchSummary, Ingestion, IngestionHooks, IngestionLog, IngestionOptions } from "./ingest/ingester.js";
+export { INGEST_METRIC_NAMES, createIngestMetrics } from "./ingest/metrics.js";
+export type { IngestMetrics } from "./ingest/metrics.js";
+export { ProgressStore, countBeyond, readStreamProgress } from "./ingest/progress.js";
+export type { CountedMessage, ProgressUpdate, StreamProgress } from "./ingest/progress.js";
+
+/** The message contracts between jobs, the mover and ingestion (results, changes, dead letters, validated topics). */
+export { MAX_DEAD_LETTER_VALUE, changesChannel, parseResultMessage, validTopic } from "./contracts/messages.js";
+export type { ChangeMessage, CompleteMessage, DeadLetterMessage, MemberMessage, ResultMessage } from "./contracts/messages.js";
+
 /** The Spark driver: fetch, build and run it; check statements with Spark's analyser. */
 export * from "./spark/index.js";

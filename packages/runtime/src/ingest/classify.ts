@@ -1,0 +1,214 @@
+/**
+ * Classifying one raw event: valid (and where it goes, with which key and timestamp) or a dead
+ * letter (with the reason, the field path and a readable message). Pure and synchronous: no Kafka,
+ * no database, so every rule is unit-tested on its own.
+ *
+ * Checks, in order: size (`too-large`), a schema for the topic (`unknown-topic`), UTF-8 and JSON
+ * (`malformed-json`), the schema's validator (`schema`, with the JSON pointer of the first problem).
+ */
+import { isUtf8 } from "node:buffer";
+import { pointerLabel, selectAjvProblems, type SchemaRegistry, type SegSchema } from "@seg/compiler";
+import { MAX_DEAD_LETTER_VALUE, validTopic, type DeadLetterMessage } from "../contracts/messages.js";
+
+/** Raw values longer than this many bytes are dead letters with reason `too-large` (1 MiB). */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
+
+/** Why an event was not valid. */
+export type DeadLetterReason = DeadLetterMessage["reason"];
+
+/** The reasons, in the order the checks run. */
+export const DEAD_LETTER_REASONS: readonly DeadLetterReason[] = Object.freeze(["too-large", "unknown-topic", "malformed-json", "schema"]);
+
+/** A schema's validator: a function compiled once per schema version (content hash). */
+type Validator = SegSchema["validate"];
+
+/** One raw topic: the schemas its events are checked against and the topic valid ones go to. */
+export interface IngestRoute {
+  rawTopic: string;
+  validTopic: string;
+  /** Usually one. When several schemas share a topic, an event is valid when one of them accepts it. */
+  schemas: readonly SegSchema[];
+}
+
+/** A raw message as read from Kafka (the fields classification needs). */
+export interface RawEvent {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  /** Kafka timestamp, milliseconds since the epoch as a decimal string. */
+  timestamp: string;
+}
+
+/** A valid event: produce `value` unchanged to `topic` with this key and timestamp. */
+export interface ValidEvent {
+  kind: "valid";
+  schema: SegSchema;
+  topic: string;
+  /** The entity id (the schema's key field), as text. */
+  key: string;
+  /** Kafka timestamp of the copy: the event's time field when it has one, else the raw timestamp. */
+  timestamp: string;
+  /** The event time in ms, for events (undefined for profiles). */
+  eventTimeMs: number | undefined;
+}
+
+/** An invalid event and its dead letter. */
+export interface InvalidEvent {
+  kind: "invalid";
+  letter: DeadLetterMessage;
+}
+
+export type Classified = ValidEvent | InvalidEvent;
+
+/** Options for {@link EventClassifier}. */
+export interface ClassifierOptions {
+  /** Values over this many bytes are `too-large` (default {@link DEFAULT_MAX_MESSAGE_BYTES}). */
+  maxMessageBytes?: number;
+  /** The clock for `receivedAt` (tests). */
+  now?: () => Date;
+}
+
+/**
+ * Validators by schema content hash, shared by every classifier in the process: a schema version
+ * is compiled once (by the registry) and its function reused, even when the registry is rebuilt.
+ */
+const validators = new Map<string, Validator>();
+
+function validatorOf(schema: SegSchema): Validator {
+  let v = validators.get(schema.hash);
+  if (v === undefined) {
+    v = schema.validate;
+    validators.set(schema.hash, v);
+  }
+  return v;
+}
+
+/** The routes of a registry: one per distinct topic of its event and profile schemas. */
+export function ingestRoutes(registry: SchemaRegistry): Map<string, IngestRoute> {
+  const byTopic = new Map<string, SegSchema[]>();
+  for (const schema of registry.schemas) {
+    const list = byTopic.get(schema.topic);
+    if (list) list.push(schema);
+    else byTopic.set(schema.topic, [schema]);
+  }
+  const routes = new Map<string, IngestRoute>();
+  for (const [topic, schemas] of byTopic) routes.set(topic, { rawTopic: topic, validTopic: validTopic(topic), schemas });
+  return routes;
+}
+
+/** `text` cut to at most `max` UTF-16 units, never between the two halves of a surrogate pair. */
+export function cutText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let end = max;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end -= 1;
+  return text.slice(0, end);
+}
+
+/** The raw value as dead-letter text: UTF-8 (invalid bytes replaced), cut to `MAX_DEAD_LETTER_VALUE`. */
+export function deadLetterValue(value: Buffer | null): string {
+  if (value === null) return "";
+  // Four bytes per character at most: decoding more than that could never be kept.
+  const head = value.length > MAX_DEAD_LETTER_VALUE * 4 ? value.subarray(0, MAX_DEAD_LETTER_VALUE * 4) : value;
+  return cutText(head.toString("utf8"), MAX_DEAD_LETTER_VALUE);
+}
+
+function formatBytes(n: number): string {
+  if (n >= 1024 * 1024) return `${(n / (1024 * 1024)).toFixed(n % (1024 * 1024) === 0 ? 0 : 2)} MiB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(n % 1024 === 0 ? 0 : 2)} KiB`;
+  return `${n} bytes`;
+}
+
+/** Classifies raw events against a registry's schemas. */
+export class EventClassifier {
+  readonly routes: ReadonlyMap<string, IngestRoute>;
+  readonly maxMessageBytes: number;
+  private readonly now: () => Date;
+  private readonly compiled: Map<string, { schema: SegSchema; validate: Validator }[]>;
+
+  constructor(registry: SchemaRegistry, options: ClassifierOptions = {}) {
+    this.routes = ingestRoutes(registry);
+    this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    if (!(this.maxMessageBytes > 0)) throw new RangeError(`maxMessageBytes must be positive, got ${this.maxMessageBytes}`);
+    this.now = options.now ?? (() => new Date());
+    this.compiled = new Map([...this.routes].map(([topic, r]) => [topic, r.schemas.map((schema) => ({ schema, validate: validatorOf(schema) }))]));
+  }
+
+  /** Classifies one raw event. Never throws. */
+  classify(event: RawEvent): Classified {
+    const value = event.value;
+    const size = value?.length ?? 0;
+    const candidates = this.compiled.get(event.topic);
+    const firstSchema = candidates?.[0]?.schema.name ?? null;
+    if (size > this.maxMessageBytes) {
+      return this.invalid(event, firstSchema, "too-large", null, `the value is ${formatBytes(size)}, over the limit of ${formatBytes(this.maxMessageBytes)}`);
+    }
+    if (candidates === undefined || candidates.length === 0) {
+      return this.invalid(event, null, "unknown-topic", null, `no registered schema reads topic ${event.topic}`);
+    }
+    if (value === null || size === 0) return this.invalid(event, firstSchema, "malformed-json", null, "the message has no value");
+    if (!isUtf8(value)) return this.invalid(event, firstSchema, "malformed-json", null, "the value is not valid UTF-8");
+    let record: unknown;
+    try {
+      record = JSON.parse(value.toString("utf8"));
+    } catch (e) {
+      return this.invalid(event, firstSchema, "malformed-json", null, `the value is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    let firstProblem: { schema: string; path: string; message: string } | undefined;
+    for (const { schema, validate } of candidates) {
+      let ok: boolean;
+      try {
+        ok = validate(record) as boolean;
+      } catch (e) {
+        firstProblem ??= { schema: schema.name, path: "", message: `the validator failed: ${e instanceof Error ? e.message : String(e)}` };
+        continue;
+      }
+      if (ok) return this.valid(event, schema, record as Record<string, unknown>);
+      if (firstProblem === undefined) {
+        const p = selectAjvProblems(validate.errors)[0];
+        firstProblem = p
+          ? { schema: schema.name, path: p.pointer, message: `${pointerLabel(p.pointer)}: ${p.message}` }
+          : { schema: schema.name, path: "", message: `does not match the ${schema.kind} ${schema.name} schema` };
+      }
+    }
+    const p = firstProblem!;
+    return this.invalid(event, p.schema, "schema", p.path, candidates.length > 1 ? `${p.message} (${p.schema}; no schema of the topic accepts it)` : p.message);
+  }
+
+  private valid(event: RawEvent, schema: SegSchema, record: Record<string, unknown>): ValidEvent {
+    const route = this.routes.get(event.topic)!;
+    let timestamp = event.timestamp;
+    let eventTimeMs: number | undefined;
+    if (schema.kind === "event") {
+      const t = record[schema.time];
+      const ms = typeof t === "string" ? Date.parse(t) : Number.NaN;
+      if (Number.isFinite(ms)) {
+        eventTimeMs = ms;
+        // Kafka timestamps before the epoch are not allowed (-1 means "none"): keep the raw one.
+        if (ms >= 0) timestamp = String(ms);
+      }
+    }
+    const k = record[schema.key];
+    const key = typeof k === "string" ? k : JSON.stringify(k);
+    return { kind: "valid", schema, topic: route.validTopic, key, timestamp, eventTimeMs };
+  }
+
+  private invalid(event: RawEvent, schema: string | null, reason: DeadLetterReason, path: string | null, message: string): InvalidEvent {
+    return {
+      kind: "invalid",
+      letter: {
+        topic: event.topic,
+        partition: event.partition,
+        offset: event.offset,
+        schema,
+        reason,
+        path,
+        message,
+        value: deadLetterValue(event.value),
+        receivedAt: this.now().toISOString(),
+      },
+    };
+  }
+}
