@@ -55,6 +55,49 @@ export type { IngestMetrics } from "./ingest/metrics.js";
 export { ProgressStore, countBeyond, readStreamProgress } from "./ingest/progress.js";
 export type { CountedMessage, ProgressUpdate, StreamProgress } from "./ingest/progress.js";
 
+/** The results mover: completed runs from the results topic into Redis (atomic swaps, change messages). */
+export {
+  ALL_TO_ONE_ASSIGNER,
+  DEFAULT_TRACKER_LIMITS,
+  MoverApplyError,
+  MoverStore,
+  RunTracker,
+  allToOneAssigner,
+  applyKeys,
+  compareRuns,
+  createMoverMetrics,
+  defineMoverScripts,
+  outboxKey,
+  parseResult,
+  postSwapKey,
+  runKey,
+  stagingKey,
+  startMover,
+} from "./mover/index.js";
+export type {
+  ApplyContext,
+  ApplyKeys,
+  ApplyPhase,
+  ApplyResult,
+  Completion,
+  LookupSegment,
+  Mover,
+  MoverLog,
+  MoverLogLevel,
+  MoverMetrics,
+  MoverStoreOptions,
+  MoverTimings,
+  ParsedResult,
+  PendingRun,
+  PostSwap,
+  RunOrder,
+  RunOutcome,
+  RunStatus,
+  SegmentTarget,
+  StartMoverOptions,
+  TrackerLimits,
+} from "./mover/index.js";
+
 /** The message contracts between jobs, the mover and ingestion (results, changes, dead letters, validated topics). */
 export { MAX_DEAD_LETTER_VALUE, changesChannel, parseResultMessage, validTopic } from "./contracts/messages.js";
 export type { ChangeMessage, CompleteMessage, DeadLetterMessage, MemberMessage, ResultMessage } from "./contracts/messages.js";

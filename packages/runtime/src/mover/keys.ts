@@ -1,0 +1,68 @@
+/**
+ * Where the mover writes in Redis. The served keys of a segment come from its pipeline spec
+ * (`outputs.redis`, `outputs.ttlSeconds`); the mover's own working keys (staging, temporary sets,
+ * pending post-swap work) live under `<redisPrefix>staging:` and `<redisPrefix>mover:`.
+ */
+
+/**
+ * What the mover needs to know about a segment: its Redis keys and how long they live. A pipeline
+ * spec's `outputs` has exactly this shape, so `lookupSegment` can return `spec.outputs`.
+ */
+export interface SegmentTarget {
+  redis: {
+    /** SET of the members' entity ids, e.g. `seg:segment:<name>:members`. */
+    membersKey: string;
+    /** HASH runId, version, asOf, asOfMs, size, completedAt, e.g. `seg:segment:<name>:meta`. */
+    metaKey: string;
+    /** Prefix of per-entity HASHes (field = segment, value = metrics JSON), e.g. `seg:entity:<entity>:`. */
+    entityKeyPrefix: string;
+  };
+  /** TTL of every served key the mover writes for this segment. */
+  ttlSeconds: number;
+}
+
+/** Finds a segment's target; undefined when the segment is unknown (its runs are skipped). */
+export type LookupSegment = (segment: string) => SegmentTarget | undefined | Promise<SegmentTarget | undefined>;
+
+/** The staging HASH of a run: entity id → metrics JSON. */
+export function stagingKey(prefix: string, segment: string, runId: string): string {
+  return `${prefix}staging:${segment}:${runId}`;
+}
+
+/**
+ * The HASH recording a swap whose follow-up work (change messages; for chunked swaps also removing
+ * the leavers' entity fields) is not finished yet. At most one per segment.
+ */
+export function postSwapKey(prefix: string, segment: string): string {
+  return `${prefix}mover:post:${segment}`;
+}
+
+/** The SET of segments with a post-swap record: the change messages still to publish (an outbox). */
+export function outboxKey(prefix: string): string {
+  return `${prefix}mover:outbox`;
+}
+
+/**
+ * Temporary keys of applying a run. They are the same for every attempt, so an attempt cut short
+ * (a crash) leaves nothing behind: the next attempt deletes and rebuilds them.
+ */
+export interface ApplyKeys {
+  /** The new members SET, built here and then renamed over `membersKey`. */
+  set: string;
+  /** Members in the new set and not the old one. */
+  entered: string;
+  /** Members in the old set and not the new one. */
+  left: string;
+  /** The old members SET after the swap, freed (UNLINK) when the follow-up work is done. */
+  old: string;
+}
+
+export function applyKeys(prefix: string, segment: string, runId: string): ApplyKeys {
+  const base = `${prefix}mover:tmp:${segment}:${runId}:`;
+  return { set: `${base}set`, entered: `${base}entered`, left: `${base}left`, old: `${base}old` };
+}
+
+/** The identity of a run inside the mover (segment and run id cannot collide across the separator). */
+export function runKey(segment: string, runId: string): string {
+  return `${segment}\u0000${runId}`;
+}

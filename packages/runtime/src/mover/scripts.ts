@@ -1,0 +1,252 @@
+/**
+ * The mover's Lua scripts. A script runs atomically in Redis: no other client's command runs in
+ * the middle of one. Entity hashes are addressed by prefix + id inside the scripts (not declared
+ * as KEYS), so the mover needs a standalone Redis (not Redis Cluster).
+ *
+ * Runs are ordered by (asOfMs, runId); a script applies a run only over an older one.
+ * Entity hash TTLs: only lengthened (`EXPIRE GT`) or set when there is none (`EXPIRE NX`), so a
+ * hash shared by several segments lives as long as the longest-lived of them. The HSET reply says
+ * which to try first: a new field mostly means a new key (NX), an updated one a key with a TTL (GT);
+ * so an upsert is two calls, three only when the first guess is wrong.
+ */
+
+const ORDER = `
+local function order(meta, asOfMs, runId)
+  local cur = redis.call('HMGET', meta, 'runId', 'asOfMs')
+  if not cur[1] then return 1 end
+  local curAsOf = tonumber(cur[2]) or -1
+  if asOfMs > curAsOf then return 1 end
+  if asOfMs < curAsOf then return -1 end
+  if runId == cur[1] then return 0 end
+  if runId > cur[1] then return 1 end
+  return -1
+end
+`;
+
+const UPSERT = `
+local function upsert(key, segment, value, ttl)
+  if redis.call('HSET', key, segment, value) == 1 then
+    if redis.call('EXPIRE', key, ttl, 'NX') == 0 then redis.call('EXPIRE', key, ttl, 'GT') end
+  elseif redis.call('EXPIRE', key, ttl, 'GT') == 0 then
+    redis.call('EXPIRE', key, ttl, 'NX')
+  end
+end
+`;
+
+/**
+ * The whole swap of a small run in one script: new set, entity hashes (upserts and the leavers'
+ * fields removed), meta, TTLs, and the entered/left sets for the change messages.
+ *
+ * KEYS: members, meta, tmp, post, entered, left, outbox (the SET of segments with a post-swap record)
+ * ARGV: runId, version, asOf, asOfMs, size, completedAt, ttl, stagingTtl, entityKeyPrefix,
+ *       segment, stagingKey ('' when the members follow as id, metrics pairs from ARGV[12])
+ * Returns {'applied', entered, left} | {'duplicate'} | {'stale'} | {'post-pending'} | {'mismatch', n}
+ */
+export const SWAP_SMALL = `${ORDER}${UPSERT}
+local members, meta, tmp, post, entered, left, outbox = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local runId, version, asOf = ARGV[1], ARGV[2], ARGV[3]
+local asOfMs, size = tonumber(ARGV[4]), tonumber(ARGV[5])
+local completedAt, ttl, sttl = ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8])
+local prefix, segment, staging = ARGV[9], ARGV[10], ARGV[11]
+local o = order(meta, asOfMs, runId)
+if o == 0 then return {'duplicate'} end
+if o < 0 then return {'stale'} end
+if redis.call('EXISTS', post) == 1 then return {'post-pending'} end
+local src, first
+if staging ~= '' then
+  src = redis.call('HGETALL', staging)
+  first = 1
+else
+  src = ARGV
+  first = 12
+end
+local n = (#src - first + 1) / 2
+if n ~= size then return {'mismatch', n} end
+redis.call('DEL', tmp)
+local ids = {}
+for i = first, #src, 2 do
+  local id = src[i]
+  upsert(prefix .. id, segment, src[i + 1], ttl)
+  ids[#ids + 1] = id
+  if #ids == 1000 then
+    redis.call('SADD', tmp, unpack(ids))
+    ids = {}
+  end
+end
+if #ids > 0 then redis.call('SADD', tmp, unpack(ids)) end
+local nEnter = redis.call('SDIFFSTORE', entered, tmp, members)
+local nLeft = redis.call('SDIFFSTORE', left, members, tmp)
+if nLeft > 0 then
+  for _, id in ipairs(redis.call('SMEMBERS', left)) do redis.call('HDEL', prefix .. id, segment) end
+end
+if size > 0 then
+  redis.call('RENAME', tmp, members)
+  redis.call('EXPIRE', members, ttl)
+else
+  redis.call('DEL', members)
+end
+redis.call('HSET', meta, 'runId', runId, 'version', version, 'asOf', asOf, 'asOfMs', ARGV[4], 'size', ARGV[5], 'completedAt', completedAt)
+redis.call('EXPIRE', meta, ttl)
+if nEnter + nLeft > 0 then
+  redis.call('HSET', post, 'runId', runId, 'asOf', asOf, 'segment', segment, 'entered', entered, 'left', left, 'old', '', 'hdel', '0', 'entityKeyPrefix', prefix)
+  redis.call('EXPIRE', post, sttl)
+  redis.call('SADD', outbox, segment)
+  redis.call('EXPIRE', outbox, sttl)
+  if nEnter > 0 then redis.call('EXPIRE', entered, sttl) end
+  if nLeft > 0 then redis.call('EXPIRE', left, sttl) end
+end
+return {'applied', nEnter, nLeft}
+`;
+
+/**
+ * One chunk of a large run, before its swap: adds the members to the new set, records those not in
+ * the current set as entered, and upserts their entity hashes. Members come from ARGV (id, metrics
+ * pairs from ARGV[7]) or from one HSCAN step over the staging hash.
+ *
+ * KEYS: tmp, members, entered, staging
+ * ARGV: entityKeyPrefix, segment, ttl, stagingTtl, cursor ('' when pairs follow), count
+ * Returns the next HSCAN cursor ('0' when done, or when the pairs came from ARGV).
+ */
+export const BUILD_CHUNK = `${UPSERT}
+local tmp, members, entered, staging = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local prefix, segment, ttl, sttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local src, first, nextCursor
+if ARGV[5] ~= '' then
+  local r = redis.call('HSCAN', staging, ARGV[5], 'COUNT', ARGV[6])
+  nextCursor, src, first = r[1], r[2], 1
+else
+  nextCursor, src, first = '0', ARGV, 7
+end
+local ids = {}
+local function flush()
+  if #ids == 0 then return end
+  redis.call('SADD', tmp, unpack(ids))
+  local inOld = redis.call('SMISMEMBER', members, unpack(ids))
+  local new = {}
+  for j = 1, #ids do
+    if inOld[j] == 0 then new[#new + 1] = ids[j] end
+  end
+  if #new > 0 then redis.call('SADD', entered, unpack(new)) end
+  ids = {}
+end
+for i = first, #src, 2 do
+  local id = src[i]
+  upsert(prefix .. id, segment, src[i + 1], ttl)
+  ids[#ids + 1] = id
+  if #ids == 1000 then flush() end
+end
+flush()
+redis.call('EXPIRE', tmp, sttl)
+redis.call('EXPIRE', entered, sttl)
+return nextCursor
+`;
+
+/**
+ * One SSCAN step over the current members of a large run's segment: those not in the new set are
+ * added to `left`.
+ *
+ * KEYS: members, tmp, left
+ * ARGV: cursor, count, stagingTtl
+ * Returns the next cursor.
+ */
+export const LEFT_CHUNK = `
+local r = redis.call('SSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
+local ids = r[2]
+for s = 1, #ids, 1000 do
+  local part = {}
+  for j = s, math.min(s + 999, #ids) do part[#part + 1] = ids[j] end
+  local inNew = redis.call('SMISMEMBER', KEYS[2], unpack(part))
+  local gone = {}
+  for j = 1, #part do
+    if inNew[j] == 0 then gone[#gone + 1] = part[j] end
+  end
+  if #gone > 0 then redis.call('SADD', KEYS[3], unpack(gone)) end
+end
+redis.call('EXPIRE', KEYS[3], ARGV[3])
+return r[1]
+`;
+
+/**
+ * The swap of a large run, after its chunks: the new set replaces the members (the old set is kept
+ * under \`old\` until the follow-up work frees it), and the meta is written, in one step. Refuses
+ * when the meta's runId is no longer \`basis\` (someone applied a run since the chunks started).
+ *
+ * KEYS: members, meta, tmp, old, post, entered, left, outbox
+ * ARGV: basis, runId, version, asOf, asOfMs, size, completedAt, ttl, stagingTtl, entityKeyPrefix, segment
+ * Returns {'applied', entered, left} | {'retry'} | {'duplicate'} | {'stale'} | {'post-pending'} | {'mismatch', n}
+ */
+export const SWAP_LARGE = `${ORDER}
+local members, meta, tmp, old, post, entered, left, outbox = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local basis, runId, version, asOf = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local asOfMs, size = tonumber(ARGV[5]), tonumber(ARGV[6])
+local completedAt, ttl, sttl, prefix, segment = ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[10], ARGV[11]
+local cur = redis.call('HGET', meta, 'runId')
+if (cur or '') ~= basis then return {'retry'} end
+local o = order(meta, asOfMs, runId)
+if o == 0 then return {'duplicate'} end
+if o < 0 then return {'stale'} end
+if redis.call('EXISTS', post) == 1 then return {'post-pending'} end
+local n = redis.call('SCARD', tmp)
+if n ~= size then return {'mismatch', n} end
+if redis.call('EXISTS', members) == 1 then
+  redis.call('RENAME', members, old)
+  redis.call('EXPIRE', old, sttl)
+end
+if size > 0 then
+  redis.call('RENAME', tmp, members)
+  redis.call('EXPIRE', members, ttl)
+end
+redis.call('HSET', meta, 'runId', runId, 'version', version, 'asOf', asOf, 'asOfMs', ARGV[5], 'size', ARGV[6], 'completedAt', completedAt)
+redis.call('EXPIRE', meta, ttl)
+redis.call('HSET', post, 'runId', runId, 'asOf', asOf, 'segment', segment, 'entered', entered, 'left', left, 'old', old, 'hdel', '1', 'entityKeyPrefix', prefix)
+redis.call('EXPIRE', post, sttl)
+redis.call('SADD', outbox, segment)
+redis.call('EXPIRE', outbox, sttl)
+return {'applied', redis.call('SCARD', entered), redis.call('SCARD', left)}
+`;
+
+/**
+ * One SSCAN step of the follow-up work over an entered or left set: publishes a ChangeMessage per
+ * member on the segment's pub/sub channel and, for leavers of a chunked swap whose fields were not
+ * removed yet (a crash right after the swap), removes the segment's field from their entity hash. Returns {nextCursor, ids} (the caller sends the same changes to Kafka).
+ *
+ * KEYS: set
+ * ARGV: cursor, count, channel, change ('enter' | 'exit'), segment, runId, asOf, hdel ('1' | '0'), entityKeyPrefix
+ */
+export const POST_CHUNK = `
+local r = redis.call('SSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
+local head = '{"segment":' .. cjson.encode(ARGV[5]) .. ',"entityId":'
+local tail = ',"change":"' .. ARGV[4] .. '","runId":' .. cjson.encode(ARGV[6]) .. ',"asOf":' .. cjson.encode(ARGV[7]) .. '}'
+local hdel = ARGV[8] == '1'
+for _, id in ipairs(r[2]) do
+  if hdel then redis.call('HDEL', ARGV[9] .. id, ARGV[5]) end
+  redis.call('PUBLISH', ARGV[3], head .. cjson.encode(id) .. tail)
+end
+return r
+`;
+
+/**
+ * One SSCAN step over the leavers of a chunked swap, right after it: removes the segment's field
+ * from their entity hashes.
+ *
+ * KEYS: left
+ * ARGV: cursor, count, entityKeyPrefix, segment
+ * Returns the next cursor.
+ */
+export const DROP_LEFT_CHUNK = `
+local r = redis.call('SSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
+for _, id in ipairs(r[2]) do redis.call('HDEL', ARGV[3] .. id, ARGV[4]) end
+return r[1]
+`;
+
+/** Script name → Lua source and number of KEYS, for `defineCommand`. */
+export const MOVER_SCRIPTS = {
+  segMoverSwapSmall: { lua: SWAP_SMALL, numberOfKeys: 7 },
+  segMoverBuildChunk: { lua: BUILD_CHUNK, numberOfKeys: 4 },
+  segMoverLeftChunk: { lua: LEFT_CHUNK, numberOfKeys: 3 },
+  segMoverSwapLarge: { lua: SWAP_LARGE, numberOfKeys: 8 },
+  segMoverPostChunk: { lua: POST_CHUNK, numberOfKeys: 1 },
+  segMoverDropLeftChunk: { lua: DROP_LEFT_CHUNK, numberOfKeys: 1 },
+} as const;
+
+export type MoverScriptName = keyof typeof MOVER_SCRIPTS;

@@ -1,0 +1,372 @@
+/**
+ * The mover's Redis side: staging flushes, applying a complete run, and the follow-up work after a
+ * swap (change messages, leavers' entity fields, freeing temporary keys).
+ *
+ * What is atomic (each step below is one Lua script, so readers see all of it or none of it):
+ *
+ * - Runs of at most `atomicMaxMembers` members whose segment currently has at most that many
+ *   (the "atomic" path): ONE script writes the new members SET, the meta HASH, every member's
+ *   entity hash field, removes the field from every leaver, and sets every TTL. A reader never
+ *   sees any mix of old and new, across the set, the meta and the entity hashes.
+ * - Larger runs (the "chunked" path): the new set is built under a temporary key and the entity
+ *   hashes of the new members are upserted in chunks BEFORE the swap; then ONE script renames the
+ *   new set over the members key and writes the meta. The set and the meta are never mixed: a
+ *   reader that reads both in one MULTI (or one script) sees the old set with the old meta or the
+ *   new set with the new meta. Entity hashes are not part of that step: a member's new metrics
+ *   (or an entering member's field) may be visible shortly before the swap, and a leaver's field
+ *   is removed shortly after it (in chunks, before the apply returns).
+ *
+ * Change messages (entered/left) are computed inside those same steps and kept in Redis as an
+ * outbox: two sets named in the segment's post-swap record, the segment added to the outbox SET.
+ * The follow-up work ({@link MoverStore.finishPending}, run in the background by the mover)
+ * publishes them to pub/sub and Kafka (and removes leavers' entity fields if a crash came between
+ * a chunked swap and their removal), then deletes the record. The next swap of the segment first finishes it. Interrupted (a crash),
+ * it starts over: change messages are delivered at least once (some twice around a crash).
+ */
+import type { Redis } from "ioredis";
+import type { ChangeMessage } from "../contracts/messages.js";
+import { changesChannel } from "../contracts/messages.js";
+import { compareRuns, type PendingRun } from "./accounting.js";
+import { applyKeys, outboxKey, postSwapKey, stagingKey, type SegmentTarget } from "./keys.js";
+import { MOVER_SCRIPTS, type MoverScriptName } from "./scripts.js";
+
+/** Settings of {@link MoverStore}. */
+export interface MoverStoreOptions {
+  /** Prefix of the mover's own keys (staging, temporary sets, post-swap records). */
+  prefix: string;
+  /** TTL of staging and temporary keys. */
+  stagingTtlSeconds: number;
+  /** Largest run (and current segment size) swapped in one script with its entity hashes. */
+  atomicMaxMembers: number;
+  /** Members per script call on the chunked path and per HSET when staging. */
+  chunkSize: number;
+}
+
+/** The phases of moving a run, for tests that crash the mover at a given point. */
+export type ApplyPhase = "entities-written" | "swapped" | "changes-published";
+
+/** What the store needs from the rest of the mover while applying. */
+export interface ApplyContext {
+  /** Sends change messages to Kafka; resolves when the broker has them. */
+  publish(changes: ChangeMessage[]): Promise<void>;
+  /** Keeps the consumer group session alive during long applies. */
+  heartbeat(): Promise<void>;
+  /** Called at each phase (tests); may not return (a crash). */
+  phase?(phase: ApplyPhase, run: { segment: string; runId: string }): void | Promise<void>;
+}
+
+/** The outcome of {@link MoverStore.apply}. */
+export interface ApplyResult {
+  status: "applied" | "duplicate" | "stale";
+  path?: "atomic" | "chunked";
+  /** True when the swap had been done before (a crash) and only the follow-up work was left. */
+  resumed?: boolean;
+  /** Members who entered and left (their change messages are in the outbox). */
+  entered: number;
+  left: number;
+  /** When the new set became visible (ms since epoch). */
+  swappedAt?: number;
+}
+
+/** A swap that did something unexpected (a bug, or keys changed under the mover). */
+export class MoverApplyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "MoverApplyError";
+  }
+}
+
+type ScriptFn = (keys: string[], args: (string | number)[]) => Promise<unknown>;
+
+/** Defines the mover's scripts on a client (idempotent). */
+export function defineMoverScripts(redis: Redis): void {
+  for (const [name, def] of Object.entries(MOVER_SCRIPTS)) {
+    if (typeof (redis as unknown as Record<string, unknown>)[name] !== "function") redis.defineCommand(name, def);
+  }
+}
+
+/** Pending post-swap work of a segment, as recorded in its post-swap hash. */
+export interface PostSwap {
+  runId: string;
+  asOf: string;
+  segment: string;
+  entered: string;
+  left: string;
+  old: string;
+  hdel: string;
+  entityKeyPrefix: string;
+}
+
+export class MoverStore {
+  constructor(
+    readonly redis: Redis,
+    readonly options: MoverStoreOptions,
+  ) {
+    defineMoverScripts(redis);
+  }
+
+  private script(name: MoverScriptName, keys: string[], args: (string | number)[]): Promise<unknown> {
+    return (this.redis as unknown as Record<string, ScriptFn>)[name]!(keys, args);
+  }
+
+  stagingKey(run: { segment: string; runId: string }): string {
+    return stagingKey(this.options.prefix, run.segment, run.runId);
+  }
+
+  /**
+   * Writes the buffered members of spilled runs to their staging hashes (pipelined multi-field
+   * HSETs: idempotent, keyed by entity id), refreshes the staging TTL, and updates each run's
+   * `stagedCount` from HLEN. Takes the buffers at once (new members buffer anew meanwhile); a run
+   * counts the flush as in flight (`flushing`) until it is done. Flushes must not overlap.
+   */
+  async flush(runs: readonly PendingRun[]): Promise<number> {
+    if (runs.length === 0) return 0;
+    const buffers = runs.map((run) => {
+      const buffer = run.buffer;
+      run.buffer = new Map();
+      run.flushing++;
+      return buffer;
+    });
+    try {
+      const pipe = this.redis.pipeline();
+      const hlenAt: number[] = [];
+      let commands = 0;
+      let written = 0;
+      runs.forEach((run, r) => {
+        const key = this.stagingKey(run);
+        let args: string[] = [];
+        for (const [id, metrics] of buffers[r]!) {
+          args.push(id, metrics);
+          if (args.length >= this.options.chunkSize * 2) {
+            pipe.hset(key, args);
+            commands++;
+            args = [];
+          }
+        }
+        if (args.length > 0) {
+          pipe.hset(key, args);
+          commands++;
+        }
+        written += buffers[r]!.size;
+        pipe.expire(key, this.options.stagingTtlSeconds);
+        hlenAt.push(commands + 1);
+        pipe.hlen(key);
+        commands += 2;
+      });
+      const results = (await pipe.exec()) ?? [];
+      for (const [err] of results) if (err) throw err;
+      runs.forEach((run, i) => {
+        run.stagedCount = Number(results[hlenAt[i]!]![1]);
+      });
+      return written;
+    } finally {
+      for (const run of runs) run.flushing--;
+    }
+  }
+
+  /** Deletes a run's staging hash (UNLINK: freed in the background). */
+  async dropStaging(run: { segment: string; runId: string }): Promise<void> {
+    await this.redis.unlink(this.stagingKey(run));
+  }
+
+  /**
+   * Applies a complete run: finishes the segment's pending post-swap work first (left by a crash,
+   * or not yet done in the background), skips the run when the segment already has it or a newer
+   * one, else swaps it in (atomic or chunked path). Returns after the swap: the run's change
+   * messages are then in the outbox, for {@link finishPending}. Idempotent: running it again after
+   * a crash at any point ends in the same state. The caller runs one apply or finishPending per
+   * segment at a time.
+   */
+  async apply(run: PendingRun, target: SegmentTarget, ctx: ApplyContext): Promise<ApplyResult> {
+    const marker = run.marker!;
+    const asOfMs = run.markerAsOfMs!;
+    const { prefix } = this.options;
+    const post = postSwapKey(prefix, run.segment);
+    const ttl = Math.max(1, Math.ceil(target.ttlSeconds));
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const pending = await this.finishPending(run.segment, ctx);
+      if (pending?.runId === run.runId) {
+        await this.dropStaging(run);
+        return { status: "applied", resumed: true, entered: pending.entered, left: pending.left };
+      }
+      const [metaRunIdRaw, metaAsOfMs] = await this.redis.hmget(target.redis.metaKey, "runId", "asOfMs");
+      const metaRunId = metaRunIdRaw ?? null;
+      if (metaRunId !== null) {
+        const cmp = compareRuns({ asOfMs, runId: run.runId }, { asOfMs: metaAsOfMs == null ? -1 : Number(metaAsOfMs), runId: metaRunId });
+        if (cmp <= 0) {
+          await this.dropStaging(run);
+          return { status: cmp === 0 ? "duplicate" : "stale", entered: 0, left: 0 };
+        }
+      }
+      const keys = applyKeys(prefix, run.segment, run.runId);
+      // Left over by an attempt cut short (a crash before its swap): start from scratch.
+      await this.redis.unlink(keys.set, keys.entered, keys.left);
+      const oldSize = await this.redis.scard(target.redis.membersKey);
+      const small = marker.rows <= this.options.atomicMaxMembers && oldSize <= this.options.atomicMaxMembers;
+      const common = [marker.version, marker.asOf, String(asOfMs), String(marker.rows), new Date().toISOString(), ttl, this.options.stagingTtlSeconds];
+      const outbox = outboxKey(prefix);
+      let reply: unknown[];
+      if (small) {
+        const members: string[] = [];
+        if (!run.spilled) for (const [id, m] of run.buffer) members.push(id, m);
+        reply = (await this.script(
+          "segMoverSwapSmall",
+          [target.redis.membersKey, target.redis.metaKey, keys.set, post, keys.entered, keys.left, outbox],
+          [run.runId, ...common, target.redis.entityKeyPrefix, run.segment, run.spilled ? this.stagingKey(run) : "", ...members],
+        )) as unknown[];
+      } else {
+        await this.buildChunks(run, target, keys, ttl, ctx);
+        await ctx.phase?.("entities-written", run);
+        await this.leftChunks(target, keys, ctx);
+        reply = (await this.script(
+          "segMoverSwapLarge",
+          [target.redis.membersKey, target.redis.metaKey, keys.set, keys.old, post, keys.entered, keys.left, outbox],
+          [metaRunId ?? "", run.runId, ...common, target.redis.entityKeyPrefix, run.segment],
+        )) as unknown[];
+      }
+      const status = String(reply[0]);
+      if (status === "applied") {
+        const swappedAt = Date.now();
+        await ctx.phase?.("swapped", run);
+        if (!small) await this.dropLeavers(run.segment, target, keys, ctx);
+        await this.dropStaging(run);
+        return { status: "applied", path: small ? "atomic" : "chunked", entered: Number(reply[1]), left: Number(reply[2]), swappedAt };
+      }
+      await this.redis.unlink(keys.set, keys.entered, keys.left);
+      if (status === "duplicate" || status === "stale") {
+        await this.dropStaging(run);
+        return { status, entered: 0, left: 0 };
+      }
+      if (status === "mismatch") {
+        throw new MoverApplyError(`run ${run.runId} of ${run.segment}: ${String(reply[1])} members in Redis, the marker says ${marker.rows}`);
+      }
+      // "retry" (the meta changed while the chunks were written) or "post-pending": start over.
+    }
+    throw new MoverApplyError(`run ${run.runId} of ${run.segment}: the segment kept changing during 5 attempts to swap`);
+  }
+
+  /**
+   * Chunked path, right after the swap: removes the segment's field from the leavers' entity
+   * hashes, then notes it in the post-swap record (the publisher need not do it again).
+   */
+  private async dropLeavers(segment: string, target: SegmentTarget, keys: ReturnType<typeof applyKeys>, ctx: ApplyContext): Promise<void> {
+    let cursor = "0";
+    let steps = 0;
+    do {
+      cursor = String(await this.script("segMoverDropLeftChunk", [keys.left], [cursor, this.options.chunkSize, target.redis.entityKeyPrefix, segment]));
+      if (++steps % 64 === 0) await ctx.heartbeat();
+    } while (cursor !== "0");
+    await this.redis.hset(postSwapKey(this.options.prefix, segment), "hdel", "0");
+  }
+
+  /** Segments with change messages still to publish (the outbox). */
+  async outbox(): Promise<string[]> {
+    return this.redis.smembers(outboxKey(this.options.prefix));
+  }
+
+  /**
+   * Finishes a segment's post-swap work, if any: publishes its change messages, removes the
+   * leavers' entity fields (chunked swaps), frees the temporary keys and deletes the record.
+   * Returns which run it was for and how many changes it published; null when there was none.
+   */
+  async finishPending(segment: string, ctx: ApplyContext): Promise<{ runId: string; entered: number; left: number } | null> {
+    const post = (await this.redis.hgetall(postSwapKey(this.options.prefix, segment))) as unknown as Partial<PostSwap>;
+    if (post.runId === undefined) {
+      await this.redis.srem(outboxKey(this.options.prefix), segment);
+      return null;
+    }
+    const counts = await this.finishPostSwap(post as PostSwap, ctx);
+    await ctx.phase?.("changes-published", { segment, runId: post.runId });
+    return { runId: post.runId, ...counts };
+  }
+
+  /** Chunked path, before the swap: new set, entered set, entity hash upserts. */
+  private async buildChunks(run: PendingRun, target: SegmentTarget, keys: ReturnType<typeof applyKeys>, ttl: number, ctx: ApplyContext): Promise<void> {
+    const { chunkSize, stagingTtlSeconds } = this.options;
+    const scriptKeys = [keys.set, target.redis.membersKey, keys.entered, this.stagingKey(run)];
+    const head = [target.redis.entityKeyPrefix, run.segment, ttl, stagingTtlSeconds];
+    if (!run.spilled) {
+      // From memory: chunks need no cursor, so send them all (pipelined) and await them together.
+      const sent: Promise<unknown>[] = [];
+      let pairs: string[] = [];
+      for (const [id, m] of run.buffer) {
+        pairs.push(id, m);
+        if (pairs.length >= chunkSize * 2) {
+          sent.push(this.script("segMoverBuildChunk", scriptKeys, [...head, "", 0, ...pairs]));
+          pairs = [];
+        }
+        if (sent.length >= 64) {
+          await Promise.all(sent.splice(0));
+          await ctx.heartbeat();
+        }
+      }
+      if (pairs.length > 0) sent.push(this.script("segMoverBuildChunk", scriptKeys, [...head, "", 0, ...pairs]));
+      await Promise.all(sent);
+      return;
+    }
+    let cursor = "0";
+    let steps = 0;
+    do {
+      cursor = String(await this.script("segMoverBuildChunk", scriptKeys, [...head, cursor, chunkSize]));
+      if (++steps % 64 === 0) await ctx.heartbeat();
+    } while (cursor !== "0");
+  }
+
+  /** Chunked path, before the swap: the current members not in the new set. */
+  private async leftChunks(target: SegmentTarget, keys: ReturnType<typeof applyKeys>, ctx: ApplyContext): Promise<void> {
+    let cursor = "0";
+    let steps = 0;
+    do {
+      cursor = String(await this.script("segMoverLeftChunk", [target.redis.membersKey, keys.set, keys.left], [cursor, this.options.chunkSize, this.options.stagingTtlSeconds]));
+      if (++steps % 64 === 0) await ctx.heartbeat();
+    } while (cursor !== "0");
+  }
+
+  /**
+   * The follow-up work of a swap: for each leaver (then each entered member), publish the change on
+   * pub/sub (and remove the leaver's entity field on the chunked path) in the same script step,
+   * then send the same changes to Kafka; finally free the temporary keys and the record.
+   */
+  private async finishPostSwap(post: PostSwap, ctx: ApplyContext): Promise<{ entered: number; left: number }> {
+    const channel = changesChannel(this.options.prefix, post.segment);
+    const counts = { entered: 0, left: 0 };
+    // Each chunk's Kafka send overlaps the next chunk's script; at most one send is outstanding,
+    // so the changes reach Kafka in order, and all of them before the record is deleted.
+    let sending: Promise<void> = Promise.resolve();
+    for (const [set, change] of [
+      [post.left, "exit"],
+      [post.entered, "enter"],
+    ] as const) {
+      if (set === "") continue;
+      let cursor = "0";
+      let steps = 0;
+      do {
+        const [next, ids] = (await this.script("segMoverPostChunk", [set], [
+          cursor,
+          this.options.chunkSize,
+          channel,
+          change,
+          post.segment,
+          post.runId,
+          post.asOf,
+          change === "exit" ? post.hdel : "0",
+          post.entityKeyPrefix,
+        ])) as [string, string[]];
+        cursor = String(next);
+        if (ids.length > 0) {
+          if (change === "exit") counts.left += ids.length;
+          else counts.entered += ids.length;
+          await sending;
+          sending = ctx.publish(ids.map((entityId) => ({ segment: post.segment, entityId, change, runId: post.runId, asOf: post.asOf })));
+          sending.catch(() => {}); // awaited before the next send and at the end
+        }
+        if (++steps % 64 === 0) await ctx.heartbeat();
+      } while (cursor !== "0");
+    }
+    await sending;
+    const drop = [post.entered, post.left, post.old].filter((k) => k !== "");
+    const done = await this.redis.multi().unlink(...drop, postSwapKey(this.options.prefix, post.segment)).srem(outboxKey(this.options.prefix), post.segment).exec();
+    for (const [err] of done ?? []) if (err) throw err;
+    return counts;
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * The mover's Redis side on its own (no Kafka): ordering of runs, empty runs, entity hashes shared
+ * by segments with different TTLs, unfinished follow-up work, and a run whose staged members are
+ * missing.
+ */
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MoverApplyError, MoverStore, RunTracker, postSwapKey, type ApplyContext, type ChangeMessage, type PendingRun } from "@seg/runtime";
+import { dropPrefix, ensureMoverServices, keysUnder, targetOf, unique } from "../support/mover-fixtures.js";
+
+let redis: Redis;
+const prefixes: string[] = [];
+
+beforeAll(async () => {
+  const { redisUrl } = await ensureMoverServices();
+  redis = new Redis(redisUrl);
+}, 240_000);
+
+afterAll(async () => {
+  for (const p of prefixes) await dropPrefix(redis, p);
+  redis?.disconnect();
+});
+
+function fixture(opts: { atomicMaxMembers?: number } = {}) {
+  const prefix = `${unique("p")}:`;
+  prefixes.push(prefix);
+  const store = new MoverStore(redis, { prefix, stagingTtlSeconds: 3_600, atomicMaxMembers: opts.atomicMaxMembers ?? 1_000, chunkSize: 100 });
+  const published: ChangeMessage[] = [];
+  const ctx: ApplyContext = { publish: async (c) => void published.push(...c), heartbeat: async () => {} };
+  const tracker = new RunTracker();
+  const makeRun = (segment: string, runId: string, asOf: string, ids: string[], spilled = false): PendingRun => {
+    ids.forEach((id, i) => tracker.member({ type: "member", segment, runId, entityId: id, metrics: { id } }, JSON.stringify({ id, runId }), 0, String(i), 0));
+    tracker.marker({ type: "complete", segment, runId, version: "v", asOf, rows: ids.length }, Date.parse(asOf), 0, String(ids.length), 0);
+    const run = tracker.get(segment, runId)!;
+    if (spilled) run.spilled = true;
+    return run;
+  };
+  return { prefix, store, ctx, published, makeRun };
+}
+
+const ids = (from: number, n: number) => Array.from({ length: n }, (_, i) => `e${from + i}`);
+
+describe("MoverStore", () => {
+  it("an empty run empties the segment (meta size 0) and every member leaves", async () => {
+    const f = fixture();
+    const t = targetOf(f.prefix, "s");
+    await f.store.apply(f.makeRun("s", "r1", "2026-11-01T00:00:00Z", ids(0, 3)), t, f.ctx);
+    const o = await f.store.apply(f.makeRun("s", "r2", "2026-11-02T00:00:00Z", []), t, f.ctx);
+    expect(o).toMatchObject({ status: "applied", entered: 0, left: 3 });
+    expect(await f.store.outbox()).toEqual(["s"]);
+    expect(await f.store.finishPending("s", f.ctx)).toEqual({ runId: "r2", entered: 0, left: 3 });
+    expect(await f.store.outbox()).toEqual([]);
+    expect(await redis.exists(t.redis.membersKey)).toBe(0);
+    expect(await redis.hget(t.redis.metaKey, "size")).toBe("0");
+    expect(await redis.hget(t.redis.metaKey, "runId")).toBe("r2");
+    expect(await redis.exists(`${t.redis.entityKeyPrefix}e0`)).toBe(0);
+    expect(f.published.filter((c) => c.change === "exit").map((c) => c.entityId).sort()).toEqual(ids(0, 3));
+  });
+
+  it("runs with the same asOf: the larger runId wins whatever the order they arrive in", async () => {
+    for (const order of [["ra", "rb"], ["rb", "ra"]] as const) {
+      const f = fixture();
+      const t = targetOf(f.prefix, "s");
+      const results = [];
+      for (const id of order) results.push((await f.store.apply(f.makeRun("s", id, "2026-11-01T00:00:00Z", [id]), t, f.ctx)).status);
+      expect(await redis.smembers(t.redis.membersKey)).toEqual(["rb"]);
+      expect(results).toEqual(order[0] === "ra" ? ["applied", "applied"] : ["applied", "stale"]);
+    }
+  });
+
+  it("an entity hash shared by two segments lives as long as the longer TTL", async () => {
+    const f = fixture();
+    const long = targetOf(f.prefix, "long", 7_200);
+    const short = targetOf(f.prefix, "short", 60);
+    await f.store.apply(f.makeRun("long", "r1", "2026-11-01T00:00:00Z", ["e1"]), long, f.ctx);
+    await f.store.apply(f.makeRun("short", "r1", "2026-11-01T00:00:00Z", ["e1"]), short, f.ctx);
+    const key = `${long.redis.entityKeyPrefix}e1`;
+    expect(await redis.hkeys(key)).toEqual(["long", "short"]);
+    expect(await redis.ttl(key)).toBeGreaterThan(7_000);
+    expect(await redis.ttl(short.redis.membersKey)).toBeLessThanOrEqual(60);
+  });
+
+  it("finishes a segment's unfinished follow-up work (a crash) before applying its next run", async () => {
+    const f = fixture();
+    const t = targetOf(f.prefix, "s");
+    await f.store.apply(f.makeRun("s", "r1", "2026-11-01T00:00:00Z", ids(0, 4)), t, f.ctx);
+    // r2 swaps, then the process "dies" before its follow-up work: the record stays.
+    const dying: ApplyContext = {
+      ...f.ctx,
+      phase: (p) => {
+        if (p === "swapped") throw new Error("crash");
+      },
+    };
+    await expect(f.store.apply(f.makeRun("s", "r2", "2026-11-02T00:00:00Z", ids(2, 4)), t, dying)).rejects.toThrow("crash");
+    expect(await redis.hget(postSwapKey(f.prefix, "s"), "runId")).toBe("r2");
+    const before = f.published.length;
+    const o = await f.store.apply(f.makeRun("s", "r3", "2026-11-03T00:00:00Z", ids(4, 4)), t, f.ctx);
+    expect(o).toMatchObject({ status: "applied", entered: 2, left: 2 });
+    // r2's changes were published by the apply of r3 (first); r3's wait in the outbox.
+    expect(f.published.slice(before).every((c) => c.runId === "r2")).toBe(true);
+    await f.store.finishPending("s", f.ctx);
+    const changes = f.published.slice(before).map((c) => `${c.runId} ${c.change} ${c.entityId}`).sort();
+    expect(changes).toEqual(["r2 enter e4", "r2 enter e5", "r2 exit e0", "r2 exit e1", "r3 enter e6", "r3 enter e7", "r3 exit e2", "r3 exit e3"]);
+    expect(await keysUnder(redis, `${f.prefix}mover:`)).toEqual([]);
+  });
+
+  it("refuses to swap a run whose staged members are missing (Redis lost them) and changes nothing", async () => {
+    for (const atomicMaxMembers of [1_000, 1]) {
+      const f = fixture({ atomicMaxMembers });
+      const t = targetOf(f.prefix, "s");
+      await f.store.apply(f.makeRun("s", "r1", "2026-11-01T00:00:00Z", ids(0, 3)), t, f.ctx);
+      const run = f.makeRun("s", "r2", "2026-11-02T00:00:00Z", ids(0, 5), true);
+      run.buffer = new Map();
+      await redis.hset(f.store.stagingKey(run), "e0", "{}", "e1", "{}");
+      await expect(f.store.apply(run, t, f.ctx)).rejects.toThrow(MoverApplyError);
+      expect(await redis.hget(t.redis.metaKey, "runId")).toBe("r1");
+      expect((await redis.smembers(t.redis.membersKey)).sort()).toEqual(ids(0, 3));
+    }
+  });
+});
