@@ -9,6 +9,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 timeout="${SEG_KAFKA_START_TIMEOUT:-60}"
 started=$SECONDS
 
+# One start at a time on this machine: a second caller waits, then finds the broker running.
+mkdir -p "$KAFKA_WORK"
+exec 9>"$KAFKA_WORK/start.lock"
+flock -w "$((timeout + 120))" 9 || { echo "kafka: another start still holds $KAFKA_WORK/start.lock" >&2; exit 1; }
+
 cp="$(kafka_classpath)"
 
 if kafka_port_open; then
@@ -46,7 +51,7 @@ fi
 heap="${SEG_KAFKA_HEAP:--Xms128m -Xmx512m}"
 # setsid: the broker outlives the shell that started it (and a test runner's process group).
 setsid nohup java $heap -XX:+UseSerialGC -Djava.awt.headless=true $KAFKA_LOG4J \
-  -cp "$cp" kafka.Kafka "$KAFKA_WORK/server.properties" >"$KAFKA_LOG" 2>&1 </dev/null &
+  -cp "$cp" kafka.Kafka "$KAFKA_WORK/server.properties" >"$KAFKA_LOG" 2>&1 </dev/null 9>&- &
 echo $! >"$KAFKA_PID_FILE"
 pid=$!
 

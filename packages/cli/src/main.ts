@@ -13,6 +13,10 @@ import { registerExplain } from "./commands/explain.js";
 import { registerTest } from "./commands/test.js";
 import { registerDeploy } from "./commands/deploy.js";
 import { registerRollback } from "./commands/rollback.js";
+import { registerServe } from "./commands/serve.js";
+import { registerToken } from "./commands/token.js";
+import { registerRun } from "./commands/run.js";
+import { registerStatus } from "./commands/status.js";
 
 export { VERSION } from "./version.js";
 
@@ -40,6 +44,10 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   registerTest(program, io, setExit);
   registerDeploy(program, io, setExit);
   registerRollback(program, io, setExit);
+  registerServe(program, io, setExit);
+  registerToken(program, io, setExit);
+  registerRun(program, io, setExit);
+  registerStatus(program, io, setExit);
   registerDebug(program, io, setExit);
   try {
     await program.parseAsync([...argv], { from: "user" });

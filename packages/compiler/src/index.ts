@@ -95,7 +95,7 @@ export { checkProject, DEFAULT_REFRESH_MS, FUNCTION_NAMES } from "./check/index.
 export type { CheckProjectInput, CheckResult, CheckedConst, CheckedMetric, CheckedProgram, CheckedSegment, ProjectSettings, TExpr } from "./check/index.js";
 
 /** Lowering: checked programs to the IR, and plans of segments. */
-export { LoweringError, PlanError, aggregateId, buildPlan, lowerProgram } from "./lower/index.js";
+export { LoweringError, PlanError, aggregateId, buildPlan, dependencyOrder, lowerProgram } from "./lower/index.js";
 export type { LoweredProgram } from "./lower/index.js";
 
 /** Projects end to end: config, schemas, rules, check, lower. */

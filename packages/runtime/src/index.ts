@@ -98,9 +98,17 @@ export type {
   TrackerLimits,
 } from "./mover/index.js";
 
+/** The runner: watcher, scheduler, embedded and Spark executors, runs, the runtime, status; and its metrics. */
+export * from "./runner/index.js";
+export * from "./metrics/index.js";
+
 /** The message contracts between jobs, the mover and ingestion (results, changes, dead letters, validated topics). */
 export { MAX_DEAD_LETTER_VALUE, changesChannel, parseResultMessage, validTopic } from "./contracts/messages.js";
 export type { ChangeMessage, CompleteMessage, DeadLetterMessage, MemberMessage, ResultMessage } from "./contracts/messages.js";
+
+/** Roles, tokens, the permission table and `requireRole` (auth); the serving API (`seg serve`). */
+export * from "./auth/index.js";
+export * from "./serve/index.js";
 
 /** The Spark driver: fetch, build and run it; check statements with Spark's analyser. */
 export * from "./spark/index.js";

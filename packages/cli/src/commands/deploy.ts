@@ -149,6 +149,9 @@ async function runDeploy(paths: string[], opts: DeployOptions, io: CliIo): Promi
   const db = await openCommandDb("deploy", project.runtime.databaseUrl, io);
   if (typeof db === "number") return db;
   try {
+    const { authorizeDeploy } = await import("./token.js");
+    const denied = await authorizeDeploy(db, io, actor, specs, compiled.registry?.schemas ?? [], opts.dryRun === true);
+    if (denied !== undefined) return denied;
     const result = await runtime.deployProject(db, {
       specs,
       schemas: compiled.registry?.schemas ?? [],

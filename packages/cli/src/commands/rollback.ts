@@ -68,6 +68,9 @@ async function runRollback(segment: string, opts: RollbackOptions, io: CliIo): P
   const db = await openCommandDb("rollback", url, io);
   if (typeof db === "number") return db;
   try {
+    const { authorizeCommand } = await import("./token.js");
+    const auth = await authorizeCommand("rollback", db, io, ["rollback"], actor);
+    if (typeof auth === "number") return auth;
     const r = await runtime.rollbackSegment(db, {
       segment,
       actor,

@@ -24,6 +24,13 @@ describe("start-up cost", () => {
     expect(heavy).toEqual([]);
   });
 
+  it("seg deploy --dry-run loads no DuckDB, Fastify, ink or Spark code (only what a deploy needs)", () => {
+    const loaded = modulesLoadedBy(["deploy", "--dry-run", "examples"]);
+    expect(loaded.some((u) => u.includes("/packages/runtime/"))).toBe(true);
+    const heavy = loaded.filter((u) => /node_modules\/(\.pnpm\/)?(@duckdb|fastify|@fastify|ink|react|ws)[@/]/.test(u));
+    expect(heavy).toEqual([]);
+  });
+
   it("seg eval does load the DuckDB engine (so the check above can fail)", () => {
     const loaded = modulesLoadedBy(["eval", "examples/rules/high_value.seg"]);
     expect(loaded.some((u) => u.includes("@duckdb"))).toBe(true);

@@ -60,28 +60,32 @@ function dependencyClosure(lowered: LoweredProgram, names: readonly string[]): M
   return out;
 }
 
-/** Kahn's algorithm; among segments ready at the same time, the alphabetically first goes first. */
-function dependencyOrder(closure: Map<string, SegmentIR>): SegmentIR[] {
+/**
+ * Orders segments so each comes after the segments it depends on (Kahn's algorithm; among segments
+ * ready at the same time, the alphabetically first goes first). Dependencies outside `segments` are
+ * ignored. Throws {@link PlanError} on a cycle.
+ */
+export function dependencyOrder<S extends { name: string; dependencies: readonly string[] }>(segments: ReadonlyMap<string, S>): S[] {
   const waiting = new Map<string, number>();
   const dependents = new Map<string, string[]>();
-  for (const s of closure.values()) {
-    const deps = [...new Set(s.dependencies)];
+  for (const s of segments.values()) {
+    const deps = [...new Set(s.dependencies)].filter((d) => segments.has(d));
     waiting.set(s.name, deps.length);
     for (const d of deps) dependents.set(d, [...(dependents.get(d) ?? []), s.name]);
   }
   const ready = [...waiting].filter(([, n]) => n === 0).map(([name]) => name);
-  const order: SegmentIR[] = [];
+  const order: S[] = [];
   while (ready.length > 0) {
     ready.sort(cmp);
     const name = ready.shift()!;
-    order.push(closure.get(name)!);
+    order.push(segments.get(name)!);
     for (const d of dependents.get(name) ?? []) {
       const left = waiting.get(d)! - 1;
       waiting.set(d, left);
       if (left === 0) ready.push(d);
     }
   }
-  if (order.length !== closure.size) throw new PlanError("segments depend on each other in a cycle");
+  if (order.length !== segments.size) throw new PlanError("segments depend on each other in a cycle");
   return order;
 }
 

@@ -144,8 +144,32 @@ CREATE TABLE ${s}.stream_progress (
 );
 `;
 
+const m2 = (s: string) => `
+-- API and CLI tokens. The secret is never stored: only HMAC-SHA256(salt, secret) with a per-token
+-- random salt. The token's public id (in the token text) finds the row.
+CREATE TABLE ${s}.api_tokens (
+  id          text PRIMARY KEY CHECK (id ~ '^[0-9a-f]{16}$'),
+  name        text NOT NULL CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$'),
+  role        text NOT NULL CHECK (role IN ('admin', 'ops', 'analyst', 'consumer')),
+  salt        bytea NOT NULL CHECK (octet_length(salt) = 16),
+  hash        bytea NOT NULL CHECK (octet_length(hash) = 32),
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  created_by  text NOT NULL,
+  expires_at  timestamptz,
+  revoked_at  timestamptz,
+  revoked_by  text,
+  CHECK (expires_at IS NULL OR expires_at > created_at),
+  CHECK ((revoked_at IS NULL) = (revoked_by IS NULL))
+);
+-- A name names at most one token that is not revoked (so "seg token revoke NAME" is unambiguous).
+CREATE UNIQUE INDEX api_tokens_live_name ON ${s}.api_tokens (name) WHERE revoked_at IS NULL;
+`;
+
 /** Every migration, in order. Append only. */
-export const MIGRATIONS: readonly Migration[] = Object.freeze([{ version: 1, name: "deploy store, runs and stream progress", sql: m1 }]);
+export const MIGRATIONS: readonly Migration[] = Object.freeze([
+  { version: 1, name: "deploy store, runs and stream progress", sql: m1 },
+  { version: 2, name: "api tokens", sql: m2 },
+]);
 
 /** The newest schema version this code knows. */
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { LATEST_SCHEMA_VERSION, MIGRATIONS, SchemaTooNewError, migrate, schemaVersion } from "@seg/runtime";
 import { TestDatabase } from "../support/deploy-fixtures.js";
 
-const TABLES = ["audit_log", "deploy_changes", "deploys", "pipeline_versions", "pipelines", "runs", "schema_migrations", "schemas", "stream_progress"];
+const TABLES = ["api_tokens", "audit_log", "deploy_changes", "deploys", "pipeline_versions", "pipelines", "runs", "schema_migrations", "schemas", "stream_progress"];
 
 describe("migrations", () => {
   let t: TestDatabase;

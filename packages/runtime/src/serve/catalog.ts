@@ -1,0 +1,152 @@
+/**
+ * The segments the server serves: the ACTIVE pipelines of the deploy store with the parts of their
+ * spec serving needs (Redis keys, entity, metadata). Held in memory, reloaded when a deploy or a
+ * rollback notifies (`<schema>_pipelines`) and every `refreshMs`. Only segments in the catalog are
+ * served: a retired segment's leftover Redis keys are never read, and Redis keys are never built
+ * from request input.
+ */
+import { EventEmitter } from "node:events";
+import { quoteIdent } from "../db/connection.js";
+import type { Queryable } from "../auth/tokens.js";
+
+/** One served segment. */
+export interface CatalogSegment {
+  name: string;
+  title: string | null;
+  description: string | null;
+  owner: string | null;
+  tags: string[];
+  entity: string;
+  version: string;
+  deployedAt: Date;
+  redis: { membersKey: string; metaKey: string; entityKeyPrefix: string };
+  metrics: { name: string; type: string }[];
+  refreshSeconds: number;
+  ttlSeconds: number;
+}
+
+interface Row {
+  segment: string;
+  version: string;
+  updated_at: Date;
+  metadata: { title?: string | null; description?: string | null; owner?: string | null; tags?: string[] } | null;
+  entity: string | null;
+  redis: { membersKey?: string; metaKey?: string; entityKeyPrefix?: string } | null;
+  metrics: { name: string; type: string }[] | null;
+  refresh_seconds: number | null;
+  ttl_seconds: number | null;
+}
+
+/** Active segments, in memory. Emits `reload` after each successful reload. */
+export class SegmentCatalog extends EventEmitter {
+  private bySegment = new Map<string, CatalogSegment>();
+  private byEntityPrefix = new Map<string, CatalogSegment[]>();
+  private timer: NodeJS.Timeout | undefined;
+  private loading: Promise<void> | undefined;
+  private again = false;
+
+  constructor(
+    private readonly q: Queryable,
+    private readonly schema: string,
+    private readonly options: { refreshMs?: number; onError?: (e: unknown) => void } = {},
+  ) {
+    super();
+  }
+
+  async start(): Promise<void> {
+    await this.reload();
+    this.timer = setInterval(() => void this.reload(), this.options.refreshMs ?? 30_000);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Reloads now (concurrent calls share a load; a call during a load causes one more). */
+  async reload(): Promise<void> {
+    if (this.loading) {
+      this.again = true;
+      return this.loading;
+    }
+    this.loading = (async () => {
+      do {
+        this.again = false;
+        try {
+          this.set(await this.read());
+          this.emit("reload");
+        } catch (e) {
+          this.options.onError?.(e);
+        }
+      } while (this.again);
+    })();
+    try {
+      await this.loading;
+    } finally {
+      this.loading = undefined;
+    }
+  }
+
+  private async read(): Promise<CatalogSegment[]> {
+    const s = quoteIdent(this.schema);
+    const r = await this.q.query<Row>(
+      `SELECT p.segment, p.current_version AS version, p.updated_at,
+              v.spec -> 'metadata' AS metadata, v.spec -> 'entity' ->> 'name' AS entity,
+              v.spec -> 'outputs' -> 'redis' AS redis, v.spec -> 'outputs' -> 'metrics' AS metrics,
+              (v.spec ->> 'refreshSeconds')::float8 AS refresh_seconds, (v.spec -> 'outputs' ->> 'ttlSeconds')::float8 AS ttl_seconds
+         FROM ${s}.pipelines p
+         JOIN ${s}.pipeline_versions v ON v.segment = p.segment AND v.version = p.current_version
+        WHERE p.status = 'active'
+        ORDER BY p.segment`,
+    );
+    const out: CatalogSegment[] = [];
+    for (const row of r.rows) {
+      const redis = row.redis;
+      // A spec without its Redis keys cannot be served (the deploy store validates specs, so this is defensive).
+      if (!redis?.membersKey || !redis.metaKey || !redis.entityKeyPrefix || !row.entity) continue;
+      out.push({
+        name: row.segment,
+        title: row.metadata?.title ?? null,
+        description: row.metadata?.description ?? null,
+        owner: row.metadata?.owner ?? null,
+        tags: row.metadata?.tags ?? [],
+        entity: row.entity,
+        version: row.version,
+        deployedAt: row.updated_at,
+        redis: { membersKey: redis.membersKey, metaKey: redis.metaKey, entityKeyPrefix: redis.entityKeyPrefix },
+        metrics: row.metrics ?? [],
+        refreshSeconds: row.refresh_seconds ?? 0,
+        ttlSeconds: row.ttl_seconds ?? 0,
+      });
+    }
+    return out;
+  }
+
+  /** Replaces the catalog (tests; `reload` uses it). */
+  set(segments: readonly CatalogSegment[]): void {
+    this.bySegment = new Map(segments.map((s) => [s.name, s]));
+    const byPrefix = new Map<string, CatalogSegment[]>();
+    for (const s of segments) {
+      const list = byPrefix.get(s.redis.entityKeyPrefix) ?? [];
+      list.push(s);
+      byPrefix.set(s.redis.entityKeyPrefix, list);
+    }
+    this.byEntityPrefix = byPrefix;
+  }
+
+  /** An active segment by name. */
+  get(name: string): CatalogSegment | undefined {
+    return this.bySegment.get(name);
+  }
+
+  /** Every active segment, by name. */
+  list(): CatalogSegment[] {
+    return [...this.bySegment.values()];
+  }
+
+  /** Active segments grouped by their entity hash prefix (one group per entity type in practice). */
+  entityGroups(): ReadonlyMap<string, CatalogSegment[]> {
+    return this.byEntityPrefix;
+  }
+}
