@@ -17,6 +17,7 @@ import { registerServe } from "./commands/serve.js";
 import { registerToken } from "./commands/token.js";
 import { registerRun } from "./commands/run.js";
 import { registerStatus } from "./commands/status.js";
+import { registerSchema } from "./commands/schema.js";
 
 export { VERSION } from "./version.js";
 
@@ -44,6 +45,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   registerTest(program, io, setExit);
   registerDeploy(program, io, setExit);
   registerRollback(program, io, setExit);
+  registerSchema(program, io, setExit);
   registerServe(program, io, setExit);
   registerToken(program, io, setExit);
   registerRun(program, io, setExit);

@@ -36,8 +36,8 @@ export function registerToken(program: Command, io: CliIo, setExit: (code: numbe
     .description("create, list and revoke API and CLI tokens (needs an admin token in SEG_TOKEN, except --bootstrap)")
     .addHelpText(
       "after",
-      "\nRoles: admin (everything, tokens), ops (schemas, ingestion streams, metrics), analyst (deploy, rollback,\n" +
-        "schema registration), consumer (read segments, members and changes over the API).\n" +
+      "\nRoles: admin (everything, tokens), ops (schema registration, ingestion streams, metrics), analyst (deploy,\n" +
+        "rollback), consumer (read segments, members and changes over the API).\n" +
         "\nExamples:\n" +
         "  seg token create --role admin --name first-admin --bootstrap\n" +
         "  SEG_TOKEN=seg_... seg token create --role consumer --name web-shop --expires-in 90d\n" +
@@ -134,7 +134,10 @@ export async function authorizeDeploy(
   const plan = runtime.planDeploy(await runtime.readDeployedState(db), specs, schemas);
   if (plan.schemas.length === 0) return undefined;
   const second = await authorizeCommand("deploy", db, io, ["schema.register"], actor);
-  return typeof second === "number" ? second : undefined;
+  if (typeof second !== "number") return undefined;
+  const names = plan.schemas.map((r) => `${r.name} v${r.version}`).join(", ");
+  io.stderr(`  this deploy would register new schema versions (${names}): ops (or admin) registers them first with \`seg schema register\`\n`);
+  return second;
 }
 
 function via(principal: Principal | null, fallback: string): string {

@@ -20,7 +20,7 @@ const CALLERS: Caller[] = ["anonymous", ...ROLES];
 const EXPECTED: Record<string, [boolean, boolean, boolean, boolean, boolean]> = {
   deploy: [false, true, false, true, false],
   rollback: [false, true, false, true, false],
-  "schema.register": [false, true, false, true, false],
+  "schema.register": [false, true, true, false, false],
   "token.create": [false, true, false, false, false],
   "token.list": [false, true, false, false, false],
   "token.revoke": [false, true, false, false, false],
@@ -76,13 +76,13 @@ describe("CLI role × action matrix (auth enforced after the bootstrap)", () => 
         return { ...r, changed: (await count(`SELECT count(*) AS n FROM ${s}.deploys`)) === before + 1 };
       }
       case "schema.register": {
-        // A new version of a schema: the deploy registers it.
+        // A new version of a schema, registered by `seg schema register` (onboarding: the ops role).
         const file = join(project, "schemas/page_view.schema.json");
         const json = JSON.parse(readFileSync(file, "utf8"));
         json.description = `page views (revision ${++bump} by ${caller})`;
         writeFileSync(file, JSON.stringify(json, null, 2));
         const before = await count(`SELECT count(*) AS n FROM ${s}.schemas WHERE name = 'page_view'`);
-        const r = await runCli(["deploy", "--no-retention-check", "--actor", `as-${caller}`], { cwd: project, env: e });
+        const r = await runCli(["schema", "register", "--actor", `as-${caller}`], { cwd: project, env: e });
         const changed = (await count(`SELECT count(*) AS n FROM ${s}.schemas WHERE name = 'page_view'`)) === before + 1;
         if (!changed) {
           // Put the file back to what is registered, so later deploys do not carry this change.
@@ -143,13 +143,11 @@ describe("CLI role × action matrix (auth enforced after the bootstrap)", () => 
     } else {
       expect(r.code).toBe(1);
       expect(r.changed).toBe(false);
-      const command = action.startsWith("token.") ? `token ${action.slice(6)}` : action === "schema.register" ? "deploy" : action;
+      const command = action.startsWith("token.") ? `token ${action.slice(6)}` : action === "schema.register" ? "schema register" : action;
       if (caller === "anonymous") {
         expect(r.stderr).toMatch(new RegExp(`^seg ${command}: authentication required: set SEG_TOKEN to a token allowed to `));
       } else {
-        // A role without `deploy` is stopped at deploy, before schema registration is considered.
-        const denied = action === "schema.register" ? "deploy" : action;
-        expect(r.stderr).toBe(`seg ${command}: forbidden: role '${caller}' may not ${denied}\n`);
+        expect(r.stderr).toBe(`seg ${command}: forbidden: role '${caller}' may not ${action}\n`);
       }
     }
   });
@@ -157,10 +155,47 @@ describe("CLI role × action matrix (auth enforced after the bootstrap)", () => 
   it("audited every denial of a command, and linked allowed commands to their token", async () => {
     const rows = (await db.client.query(`SELECT actor, action, target, details FROM ${s}.audit_log WHERE action IN ('auth.deny', 'auth.allow') AND actor <> 'matrix' ORDER BY id`)).rows;
     const denials = rows.filter((r) => r.action === "auth.deny");
-    // Each denied command cell is one denial (schema.register cells are denied at deploy).
+    // Each denied command cell is one denial.
     expect(denials).toHaveLength(cases.filter((c) => !c.allowed).length);
     for (const d of denials) expect(d.details).toMatchObject({ via: "cli", status: expect.any(Number), reason: expect.stringMatching(/^(missing|forbidden)$/) });
     const schemaGrants = rows.filter((r) => r.action === "auth.allow" && r.target === "cli:schema.register").map((r) => r.details.role);
-    expect(schemaGrants.sort()).toEqual(["admin", "admin", "analyst"]);
+    // The setup's first deploy (admin, registering every schema), then the admin and ops cells.
+    expect(schemaGrants.sort()).toEqual(["admin", "admin", "ops"]);
+  });
+
+  it("an analyst's deploy that would register a new schema version is refused with a hint; after ops registers it, it goes through", async () => {
+    const file = join(project, "schemas/purchase.schema.json");
+    const json = JSON.parse(readFileSync(file, "utf8"));
+    json.description = "purchases (onboarded by ops)";
+    writeFileSync(file, JSON.stringify(json, null, 2));
+    const schemas = () => count(`SELECT count(*) AS n FROM ${s}.schemas WHERE name = 'purchase'`);
+    const deploys = () => count(`SELECT count(*) AS n FROM ${s}.deploys`);
+    const [schemasBefore, deploysBefore] = [await schemas(), await deploys()];
+    const refused = await runCli(["deploy", "--no-retention-check", "--actor", "ana"], { cwd: project, env: env("analyst") });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^seg deploy: forbidden: role 'analyst' may not schema\.register\n {2}this deploy would register new schema versions \(purchase v\d+\): .*`seg schema register`\n$/);
+    expect([await schemas(), await deploys()]).toEqual([schemasBefore, deploysBefore]);
+
+    const dry = await runCli(["schema", "register", "--dry-run", "--actor", "op"], { cwd: project, env: env("ops") });
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(/^\+ schema purchase v\d+ \(event, topic [^,]+, sha256 [0-9a-f]{12}\)\ndry run: nothing was changed \(1 to register\)\n$/);
+    expect(await schemas()).toBe(schemasBefore);
+
+    const reg = await runCli(["schema", "register", "--actor", "op"], { cwd: project, env: env("ops") });
+    expect(reg.code, reg.stderr).toBe(0);
+    expect(reg.stdout).toMatch(/registered 1 schema version \(deploy \d+ by op\)\n$/);
+    expect(await schemas()).toBe(schemasBefore + 1);
+    const again = await runCli(["schema", "register", "--actor", "op"], { cwd: project, env: env("ops") });
+    expect(again.stdout).toMatch(/^no new schema versions: all \d+ are registered\n$/);
+
+    const ok = await runCli(["deploy", "--no-retention-check", "--actor", "ana"], { cwd: project, env: env("analyst") });
+    expect(ok.code, ok.stderr).toBe(0);
+    const list = await runCli(["schema", "list", "--json"], { cwd: project, env: env("ops") });
+    expect(list.code, list.stderr).toBe(0);
+    const listed = JSON.parse(list.stdout).schemas as { name: string; version: number; kind: string }[];
+    expect(listed.find((x) => x.name === "purchase")).toMatchObject({ version: schemasBefore + 1, kind: "event" });
+    // Registering schemas left every pipeline as it was: the same active versions as before.
+    const versions = await count(`SELECT count(DISTINCT current_version) AS n FROM ${s}.pipelines WHERE status = 'active'`);
+    expect(versions).toBeGreaterThan(0);
   });
 });

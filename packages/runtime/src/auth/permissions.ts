@@ -4,9 +4,11 @@
  * `requireRole` (CLI) both read it, and the OpenAPI document lists it per operation.
  *
  * - admin: everything, including token management.
- * - ops: the operational views: registered schemas, ingestion streams, Prometheus metrics.
- * - analyst: authors rules: deploy, rollback (and schema registration, which is part of a deploy);
- *   may read the segment catalog and the registered schemas, not members.
+ * - ops: onboards event streams: registers schemas (`seg schema register`); reads the registered
+ *   schemas, ingestion streams and Prometheus metrics.
+ * - analyst: authors rules: deploy, rollback (against schemas ops registered: a deploy that would
+ *   register a new schema version needs `schema.register` too); may read the segment catalog and
+ *   the registered schemas, not members.
  * - consumer: applications that read segments: the catalog, members, one customer's segments and
  *   the change stream.
  *
@@ -65,7 +67,7 @@ const TABLE: Record<Operation, readonly Role[] | typeof PUBLIC> = {
   "GET /v1/streams": ["admin", "ops"],
   deploy: ["admin", "analyst"],
   rollback: ["admin", "analyst"],
-  "schema.register": ["admin", "analyst"],
+  "schema.register": ["admin", "ops"],
   "token.create": ["admin"],
   "token.list": ["admin"],
   "token.revoke": ["admin"],

@@ -35,8 +35,13 @@ export type DeployStep = "locked" | "planned" | "deploy-recorded" | "versions" |
 
 /** What to deploy. */
 export interface DeployRequest {
-  /** Every segment of the project: segments deployed before and missing here are retired. */
+  /** Every segment of the project: segments deployed before and missing here are retired. Ignored with `schemasOnly`. */
   specs: readonly PipelineSpec[];
+  /**
+   * Register the schemas only (`seg schema register`): the pipelines stay exactly as deployed (the
+   * plan is made against the active pipelines' own specs, read in the deploy's transaction).
+   */
+  schemasOnly?: boolean;
   /** The project's schemas (a registry's `schemas` fit). */
   schemas: readonly DeploySchema[];
   actor: string;
@@ -222,7 +227,7 @@ export async function deployProject(db: SegDb, req: DeployRequest): Promise<Depl
       db,
       async (tx) => {
         if ((await schemaVersion(db.client, db.schema)) !== LATEST_SCHEMA_VERSION) await applyMigrations(db.client, db.schema);
-        const plan = planDeploy(await readState(tx), req.specs, req.schemas);
+        const plan = planFor(await readState(tx), req);
         await step("planned");
         return { dryRun: true, plan, summary: planSummary(plan), noop: plan.noop, retiredRedisKeys: plan.removed.map((r) => r.redis) };
       },
@@ -233,7 +238,7 @@ export async function deployProject(db: SegDb, req: DeployRequest): Promise<Depl
   return inTransaction(db, async (tx) => {
     await takeDeployLock(tx, req.wait ?? true, req.onWaiting);
     await step("locked");
-    const plan = planDeploy(await readState(tx), req.specs, req.schemas);
+    const plan = planFor(await readState(tx), req);
     const summary = planSummary(plan);
     await step("planned");
     const message = req.message?.trim() || null;
@@ -318,6 +323,13 @@ export async function deployProject(db: SegDb, req: DeployRequest): Promise<Depl
     await step("notified");
     return { deployId: id, createdAt, dryRun: false, plan, summary, noop: plan.noop, retiredRedisKeys: plan.removed.map((r) => r.redis) };
   });
+}
+
+/** The plan of a deploy request against the deployed state. */
+function planFor(state: DeployedState, req: DeployRequest): DeployPlan {
+  if (!req.schemasOnly) return planDeploy(state, req.specs, req.schemas);
+  const active = [...state.pipelines.values()].filter((p) => p.status === "active").map((p) => p.spec);
+  return planDeploy(state, active, req.schemas);
 }
 
 function matchVersion(versions: readonly string[], wanted: string, segment: string): string {

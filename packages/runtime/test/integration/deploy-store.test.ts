@@ -127,6 +127,28 @@ describe("deployProject", () => {
     expect(r.plan.changed.every((c) => c.parts.includes("sources"))).toBe(true);
   });
 
+  it("schemasOnly registers new schema versions and leaves every pipeline as deployed", async () => {
+    const changed = compileExample((f) => {
+      const p = "schemas/purchase.schema.json";
+      const json = JSON.parse(f.read(p));
+      json.description = `${json.description ?? ""} (onboarded)`;
+      f.write(p, JSON.stringify(json, null, 2));
+    });
+    const stateBefore = await readDeployedState(db);
+    const before = await t.counts(db);
+    const r = await deployProject(db, { specs: [], schemasOnly: true, schemas: changed.schemas, actor: "olga" });
+    expect(r.plan.schemas.map((s) => s.name)).toEqual(["purchase"]);
+    expect([r.plan.added, r.plan.changed, r.plan.removed]).toEqual([[], [], []]);
+    const after = await t.counts(db);
+    expect(after).toMatchObject({ pipelines: before["pipelines"], pipeline_versions: before["pipeline_versions"], deploy_changes: before["deploy_changes"], schemas: before["schemas"]! + 1 });
+    const stateAfter = await readDeployedState(db);
+    expect([...stateAfter.pipelines.values()].map((p) => [p.segment, p.version, p.status])).toEqual(
+      [...stateBefore.pipelines.values()].map((p) => [p.segment, p.version, p.status]),
+    );
+    const again = await deployProject(db, { specs: [], schemasOnly: true, schemas: changed.schemas, actor: "olga" });
+    expect(again.noop).toBe(true);
+  });
+
   it("refuses a deploy without an actor", async () => {
     await expect(deployProject(db, { specs: base.specs, schemas: base.schemas, actor: " " })).rejects.toThrow(/actor/);
   });
