@@ -61,15 +61,20 @@ export function redisKeys(prefix: string, segment: string, entity: string): Pipe
   };
 }
 
-/** Per source, the longest window its aggregates need (null when any needs all history). */
+/**
+ * Per event source, how far before `as_of` its events are needed: the longest window of its
+ * aggregates, or null for all history (an unbounded aggregate, or a source of an events universe:
+ * anyone who ever sent one of its events is in the universe).
+ */
 export function sourceLookback(plan: PlanIR): Map<string, number | null> {
   const out = new Map<string, number | null>();
-  for (const a of plan.aggregates) {
-    const prev = out.get(a.source);
-    const need = a.window.olderMs;
-    if (prev === null) continue;
-    out.set(a.source, need === null ? null : Math.max(prev ?? 0, need));
-  }
+  const need = (source: string, ms: number | null) => {
+    const prev = out.get(source);
+    if (prev === null) return;
+    out.set(source, ms === null ? null : Math.max(prev ?? 0, ms));
+  };
+  for (const a of plan.aggregates) need(a.source, a.window.olderMs);
+  if (plan.universe.kind === "events") for (const s of plan.universe.sources) need(s, null);
   return out;
 }
 

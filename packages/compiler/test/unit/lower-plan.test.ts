@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { IR_VERSION } from "../../src/ir.js";
 import { buildPlan, lowerProgram, PlanError } from "../../src/lower/index.js";
-import { checkSources, eventSchema, exampleRules, lowerSources, registryOf } from "../golden/check/support/project.js";
+import { sourceLookback } from "../../src/pipeline/pipeline-spec.js";
+import { checkSources, eventSchema, exampleRules, lowerSources, profileSchema, registryOf } from "../golden/check/support/project.js";
 
 const seg = (name: string, condition: string): string => `segment ${name} {\n  where ${condition}\n}\n`;
 
@@ -79,6 +80,20 @@ describe("universe without a profile", () => {
     expect(plan.universe).toEqual({ kind: "events", sources: ["click", "session_start"] });
     expect(plan.sources.map((s) => s.name)).toEqual(["click", "session_start"]);
     expect(plan.keyType).toEqual({ kind: "string", nullable: false });
+  });
+
+  it("needs all history of every universe source, and the longest window of the others", () => {
+    const lowered = lowerSources("segment s {\n  entity session\n  where count(session_start in last 7 days) > 1\n}\n", { registry, project: { entity: "customer", defaults: {} } });
+    const lookback = sourceLookback(buildPlan(lowered, ["s"]));
+    // click only defines who exists, yet a session that clicked once, long ago, is still in the universe.
+    expect(Object.fromEntries(lookback)).toEqual({ click: null, session_start: null });
+    const withProfile = lowerSources(seg("c", "count(order in last 30 days) > 0 and count(order in last 2 days) = 0"), {
+      registry: registryOf([eventSchema("order", "customer", { total: { type: "number" } }), profileSchema("customer", "customer", { id: { type: "string" } }, ["id"])]),
+      project: { entity: "customer", defaults: {} },
+    });
+    const plan = buildPlan(withProfile, ["c"]);
+    expect(plan.universe.kind).toBe("profile");
+    expect(Object.fromEntries(sourceLookback(plan))).toEqual({ order: 30 * 86_400_000 });
   });
 
   it("refuses segments of different entities in one plan", () => {
