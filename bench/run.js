@@ -12,7 +12,9 @@
  * `bench/<name>.bench.js`. Its default export is `{ name, description, run(ctx) }` (see
  * bench/types.ts); `run` resolves to `{ markdown, ok }`. Each benchmark runs in its own Node
  * process with --expose-gc, pinned to one CPU with `taskset` when available (SEG_BENCH_CPU picks
- * which; default the last). The runner writes the markdown to bench/results/<name>.md and prints it.
+ * which; default the last), unless its module declares `cpus: "all"` (e.g. Spark in local[2]
+ * mode, which needs every core). The runner writes the markdown to bench/results/<name>.md and
+ * prints it.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
@@ -58,7 +60,13 @@ function canPin() {
   return spawnSync("taskset", ["-c", "0", "true"], { stdio: "ignore" }).status === 0;
 }
 
-function main(argv) {
+/** True when the benchmark module declares `cpus: "all"` (it must not be pinned to one CPU). */
+async function wantsAllCpus(modulePath) {
+  const mod = await import(pathToFileURL(modulePath).href);
+  return mod.default?.cpus === "all";
+}
+
+async function main(argv) {
   const flags = new Set(argv.filter((a) => a.startsWith("--")));
   const names = argv.filter((a) => !a.startsWith("--"));
   const all = registry();
@@ -78,8 +86,10 @@ function main(argv) {
   let status = 0;
   for (const name of selected) {
     const nodeArgs = ["--expose-gc", fileURLToPath(import.meta.url), "--child", all.get(name)];
-    const [cmd, args] = pin ? ["taskset", ["-c", cpu, process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
-    const env = { ...process.env, SEG_BENCH_PINNED: pin ? `CPU ${cpu} (taskset)` : "no" };
+    const allCpus = await wantsAllCpus(all.get(name));
+    const pinThis = pin && !allCpus;
+    const [cmd, args] = pinThis ? ["taskset", ["-c", cpu, process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
+    const env = { ...process.env, SEG_BENCH_PINNED: pinThis ? `CPU ${cpu} (taskset)` : allCpus ? "no (the benchmark uses every CPU)" : "no" };
     const r = spawnSync(cmd, args, { stdio: "inherit", env });
     if (r.status === 2) {
       console.error(`[${name}] target missed`);
@@ -94,4 +104,4 @@ function main(argv) {
 
 const argv = process.argv.slice(2);
 if (argv[0] === "--child") await child(argv[1]);
-else process.exitCode = main(argv);
+else process.exitCode = await main(argv);

@@ -1,26 +1,33 @@
 /**
  * Serving benchmark: `seg serve` (the built CLI, in its own process) under 64 concurrent HTTP
- * connections on loopback, driven by autocannon's programmatic API:
+ * connections on loopback:
  *
  * - membership check: GET /v1/segments/high_value/members/<random customer>
  * - segments of a customer: GET /v1/entities/<random customer>/segments (3 of its segments)
  *
- * Each request carries a consumer token (so auth is measured too). Latencies are taken per
- * response from autocannon's `response` event (fractional ms; its own histogram rounds to whole
- * ms), and compared with a raw ioredis GET measured in the same run at the same concurrency (64
- * GETs in flight on one auto-pipelined connection, as the server uses).
+ * Each request carries a consumer token (so auth is measured too). The load generator is a small
+ * raw-socket HTTP/1.1 client (see runRawLoad; SEG_BENCH_CLIENT=autocannon uses autocannon
+ * instead, at about three times the client CPU per request) in this process, which the runner
+ * pins to the last CPU; the server is pinned to CPU 0; Redis and PostgreSQL are not pinned. On a
+ * 2-core machine the three compete for the cores: the results say how much CPU each used per
+ * request. Latencies are exact percentiles of per-request times (fractional ms), compared with a
+ * raw ioredis GET measured in the same run at the same concurrency (64 GETs in flight on one
+ * auto-pipelined connection, as the server uses).
  *
  *   pnpm bench serve            (builds first; needs PostgreSQL and Redis)
  *   node bench/run.js serve     (after `pnpm build && tsc -p bench`)
  *
- * Each route is measured twice: as fast as the server answers (closed loop: each connection sends
- * its next request when the previous answer arrives, so the mean latency is simply connections /
- * throughput), and paced at a fixed offered load (SEG_BENCH_PACED_RATE, default 10,000 req/s, or
- * half the saturated throughput when that is lower), which shows the latency below saturation.
+ * Each route is measured as fast as the server answers (closed loop: each connection sends its
+ * next request when the previous answer arrives, so the mean latency is simply connections /
+ * throughput), and paced at fixed offered loads (SEG_BENCH_PACED_RATE, a comma-separated list,
+ * default 1,000 and 10,000 req/s, each capped at half the saturated throughput), which shows the
+ * latency below saturation. The last line printed is a one-line summary.
  *
  * Environment: SEG_BENCH_DURATION (seconds per measurement, default 10), SEG_BENCH_CONNECTIONS
- * (default 64), SEG_BENCH_SERVER_CPU (CPU the server process is pinned to, default 0; the runner
- * pins this process, and so autocannon, to the last CPU), SEG_DATABASE_URL, SEG_REDIS_URL.
+ * (default 64), SEG_BENCH_SERVER_CPU (CPU the server process is pinned to, default 0),
+ * SEG_BENCH_SCENARIOS (member,entity), SEG_BENCH_CLIENT (raw or autocannon),
+ * SEG_BENCH_SERVER_NODE_ARGS (extra Node flags for the server, e.g. "--cpu-prof
+ * --cpu-prof-dir=/tmp/prof" to profile it), SEG_DATABASE_URL, SEG_REDIS_URL.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -35,6 +42,8 @@ type Compiler = typeof import("../packages/compiler/dist/index.js");
 
 const TARGET_P99_MS = 2;
 const TARGET_RPS = 20_000;
+/** Distinct request paths per scenario (random customer ids), cycled through by every connection. */
+const PATHS = 1_000;
 
 const rootUrl = new URL("../../", import.meta.url);
 const rootDir = fileURLToPath(rootUrl);
@@ -42,6 +51,15 @@ const rootDir = fileURLToPath(rootUrl);
 function envNumber(name: string, fallback: number): number {
   const v = process.env[name];
   return v === undefined || v === "" ? fallback : Number(v);
+}
+
+/** A full collection in this process (the runner starts it with --expose-gc), so setting up the data does not stall the load generator later. */
+const collectGarbage = () => (globalThis as { gc?: () => void }).gc?.();
+
+/** `uptime`'s output (load averages), or the 1/5/15-minute load averages when it is missing. */
+function uptime(): string {
+  const r = spawnSync("uptime", { encoding: "utf8" });
+  return r.status === 0 && r.stdout.trim() !== "" ? r.stdout.trim() : `load average: ${loadavg().map((x) => x.toFixed(2)).join(", ")}`;
 }
 
 const fmt = (n: number, digits = 2) => n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
@@ -113,17 +131,19 @@ async function runAutocannon(
   token: string,
   connections: number,
   seconds: number,
-  path: () => string,
+  paths: readonly string[],
   overallRate = 0,
 ): Promise<Measured & { label: string }> {
   const rec = new Recorder();
+  // Fixed requests (autocannon builds their bytes once and cycles through them): a request built
+  // per call (setupRequest) costs the load generator more CPU than the server spends answering.
   const inst = autocannon({
     url,
     connections,
     duration: seconds,
     ...(overallRate > 0 ? { overallRate } : {}),
     headers: { authorization: `Bearer ${token}` },
-    requests: [{ method: "GET", setupRequest: (req: Record<string, unknown>) => ({ ...req, path: path() }) }],
+    requests: paths.map((path) => ({ method: "GET", path })),
   });
   let bad = 0;
   inst.on("response", (_c, status, _b, ms) => {
@@ -148,6 +168,118 @@ async function rawGetBaseline(redis: RawRedis, key: string, concurrency: number,
   return { label: "raw ioredis GET", rps: rec.count / seconds, requests: rec.count, bad: 0, lat: rec.percentiles() };
 }
 
+/**
+ * A minimal HTTP/1.1 load generator on raw keep-alive sockets: request bytes built once, responses
+ * framed by Content-Length, a timestamp per request. It costs a small fraction of autocannon's CPU
+ * per request (autocannon parses with http-parser-js in JavaScript), which matters when the load
+ * generator, the server and Redis share two cores.
+ *
+ * Closed loop (rate 0): each connection sends its next request when the previous answer is
+ * complete. Paced (rate > 0): requests are due at a fixed rate over all connections and are sent
+ * on the next free connection; latency is counted from when a request was DUE, so time spent
+ * waiting for a free connection (the server falling behind) counts too.
+ */
+async function runRawLoad(url: string, token: string, connections: number, seconds: number, paths: readonly string[], rate = 0): Promise<Measured> {
+  const { hostname, port } = new URL(url);
+  const requests = paths.map((p) => Buffer.from(`GET ${p} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nAuthorization: Bearer ${token}\r\n\r\n`, "latin1"));
+  const rec = new Recorder();
+  let bad = 0;
+  let errors = 0;
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  const idle: Conn[] = [];
+  /** Due times of paced requests not sent yet. */
+  const due: number[] = [];
+  let dueHead = 0;
+  let issued = 0;
+
+  interface Conn {
+    socket: import("node:net").Socket;
+    next: number;
+    sentAt: number;
+    buf: Buffer | null;
+    busy: boolean;
+  }
+  const send = (c: Conn, at: number) => {
+    c.busy = true;
+    c.sentAt = at;
+    c.socket.write(requests[c.next]!);
+    c.next = (c.next + 1) % requests.length;
+  };
+  const onFree = (c: Conn) => {
+    c.busy = false;
+    const now = performance.now();
+    if (now >= end) return;
+    if (rate === 0) send(c, now);
+    else if (dueHead < due.length) send(c, due[dueHead++]!);
+    else idle.push(c);
+  };
+  const onData = (c: Conn, chunk: Buffer) => {
+    let buf = c.buf === null ? chunk : Buffer.concat([c.buf, chunk]);
+    for (;;) {
+      const headEnd = buf.indexOf("\r\n\r\n");
+      if (headEnd < 0) break;
+      const head = buf.toString("latin1", 0, headEnd);
+      const m = /\r\ncontent-length: *(\d+)/i.exec(head);
+      if (!m) throw new Error(`response without Content-Length: ${head.slice(0, 200)}`);
+      const total = headEnd + 4 + Number(m[1]);
+      if (buf.length < total) break;
+      const status = Number(head.slice(9, 12));
+      if (status >= 200 && status < 300) rec.record(performance.now() - c.sentAt);
+      else bad++;
+      buf = buf.subarray(total);
+      onFree(c);
+    }
+    c.buf = buf.length === 0 ? null : buf;
+  };
+  const net = await import("node:net");
+  const conns = await Promise.all(
+    Array.from(
+      { length: connections },
+      (_, i) =>
+        new Promise<Conn>((resolve, reject) => {
+          const socket = net.connect({ host: hostname, port: Number(port), noDelay: true });
+          const c: Conn = { socket, next: Math.floor((i * requests.length) / connections), sentAt: 0, buf: null, busy: false };
+          socket.on("data", (chunk: Buffer) => onData(c, chunk));
+          socket.on("error", () => errors++);
+          socket.once("connect", () => resolve(c));
+          socket.once("error", reject);
+        }),
+    ),
+  );
+  const t0 = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  if (rate === 0) {
+    for (const c of conns) send(c, performance.now());
+  } else {
+    idle.push(...conns);
+    const tick = () => {
+      const now = performance.now();
+      const target = Math.min(now, end) - t0;
+      while (issued < (target * rate) / 1000) {
+        const at = t0 + (issued * 1000) / rate;
+        issued++;
+        const c = idle.pop();
+        if (c) send(c, at);
+        else due.push(at);
+      }
+    };
+    timer = setInterval(tick, 1);
+  }
+  await new Promise((r) => setTimeout(r, Math.max(0, end - performance.now())));
+  if (timer) clearInterval(timer);
+  // Let answers in flight arrive (up to 2 s), then close.
+  const drainUntil = performance.now() + 2_000;
+  while (conns.some((c) => c.busy) && performance.now() < drainUntil) await new Promise((r) => setTimeout(r, 5));
+  const unanswered = conns.filter((c) => c.busy).length + (due.length - dueHead);
+  for (const c of conns) c.socket.destroy();
+  const elapsed = (Math.min(performance.now(), end) - t0) / 1000;
+  return { label: "", rps: rec.count / elapsed, requests: rec.count, bad: bad + errors + unanswered, lat: rec.percentiles() };
+}
+
+/** The load generator of this run: the raw one, or autocannon (SEG_BENCH_CLIENT=autocannon). */
+type Load = (url: string, token: string, connections: number, seconds: number, paths: readonly string[], rate?: number) => Promise<Measured>;
+
 const bench: Benchmark = {
   name: "serve",
   description: "seg serve: membership check and segments-of-customer under 64 connections (autocannon), against a raw ioredis GET",
@@ -158,13 +290,17 @@ const bench: Benchmark = {
     const databaseUrl = process.env["SEG_DATABASE_URL"] ?? "postgres://127.0.0.1:5432/test";
     const redisUrl = process.env["SEG_REDIS_URL"] ?? "redis://127.0.0.1:6379";
     const members = 100_000;
-    const pacedRate = envNumber("SEG_BENCH_PACED_RATE", 10_000);
+    const pacedRates = (process.env["SEG_BENCH_PACED_RATE"] || "1000,10000").split(",").map(Number).filter((x) => x > 0);
 
     const runtime = (await import(new URL("packages/runtime/dist/index.js", rootUrl).href)) as Runtime;
     const compiler = (await import(new URL("packages/compiler/dist/index.js", rootUrl).href)) as Compiler;
     const runtimeRequire = createRequire(new URL("packages/runtime/package.json", rootUrl));
     const { Redis } = runtimeRequire("ioredis") as { Redis: new (url: string, opts?: Record<string, unknown>) => RawRedis & Record<string, any> };
-    const autocannon = createRequire(import.meta.url)("autocannon") as Autocannon;
+    const client = process.env["SEG_BENCH_CLIENT"] === "autocannon" ? "autocannon" : "raw";
+    const load: Load =
+      client === "autocannon"
+        ? (url, token, c, secs, paths, rate = 0) => runAutocannon(createRequire(import.meta.url)("autocannon") as Autocannon, url, token, c, secs, paths, rate)
+        : runRawLoad;
 
     const schema = `seg_bench_${randomBytes(4).toString("hex")}`;
     const prefix = `segbench:${randomBytes(4).toString("hex")}:`;
@@ -209,7 +345,9 @@ const bench: Benchmark = {
 
       const pin = spawnSync("taskset", ["-c", serverCpu, "true"], { stdio: "ignore" }).status === 0;
       const cmd = pin ? "taskset" : process.execPath;
-      const args = [...(pin ? ["-c", serverCpu, process.execPath] : []), fileURLToPath(new URL("packages/cli/dist/bin.js", rootUrl)), "serve", "--port", "0", "--redis-prefix", prefix];
+      // Extra flags for the server's Node, e.g. SEG_BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (written when it stops).
+      const serverNodeArgs = (process.env["SEG_BENCH_SERVER_NODE_ARGS"] ?? "").split(/\s+/).filter((x) => x !== "");
+      const args = [...(pin ? ["-c", serverCpu, process.execPath] : []), ...serverNodeArgs, fileURLToPath(new URL("packages/cli/dist/bin.js", rootUrl)), "serve", "--port", "0", "--redis-prefix", prefix];
       ctx.log(`starting seg serve${pin ? ` pinned to CPU ${serverCpu}` : ""}`);
       child = spawn(cmd, args, { cwd: rootDir, env: { ...process.env, SEG_DATABASE_URL: databaseUrl, SEG_REDIS_URL: redisUrl, SEG_DB_SCHEMA: schema }, stdio: ["ignore", "pipe", "pipe"] });
       let out = "";
@@ -231,10 +369,12 @@ const bench: Benchmark = {
       if ((check as { segments: unknown[] }).segments.length !== 3) throw new Error(`unexpected answer: ${JSON.stringify(check)}`);
 
       const rand = () => Math.floor(Math.random() * members * 1.1); // ~9% are not members
+      const paths = (f: (id: string) => string) => Array.from({ length: PATHS }, () => f(`c${rand()}`));
+      const only = (process.env["SEG_BENCH_SCENARIOS"] ?? "member,entity").split(",");
       const scenarios = [
-        { label: "membership check `GET /v1/segments/high_value/members/:id`", path: () => `/v1/segments/high_value/members/c${rand()}` },
-        { label: "segments of a customer `GET /v1/entities/:id/segments`", path: () => `/v1/entities/c${rand()}/segments` },
-      ];
+        { key: "member", label: "membership check `GET /v1/segments/high_value/members/:id`", path: paths((id) => `/v1/segments/high_value/members/${id}`) },
+        { key: "entity", label: "segments of a customer `GET /v1/entities/:id/segments`", path: paths((id) => `/v1/entities/${id}/segments`) },
+      ].filter((s) => only.includes(s.key));
       const redisPid = Number(/process_id:(\d+)/.exec(String(await redis["info"]("server")))?.[1] ?? NaN) || undefined;
       const cpuNow = () => ({ server: processCpuSeconds(child!.pid), redis: processCpuSeconds(redisPid), client: process.cpuUsage() });
       const cpuPer = (before: ReturnType<typeof cpuNow>, requests: number) => {
@@ -243,22 +383,30 @@ const bench: Benchmark = {
         return { server: ((after.server - before.server) / requests) * 1e6, redis: ((after.redis - before.redis) / requests) * 1e6, client: (client / requests) * 1e6 };
       };
       const loadBefore = loadavg()[0]!;
+      const uptimeBefore = uptime();
       const results: Measured[] = [];
-      const paced: Measured[] = [];
+      /** Per scenario, its paced measurements (lowest rate first). */
+      const paced: Measured[][] = [];
       for (const s of scenarios) {
         ctx.log(`${s.label}: warm-up 3 s, then ${seconds} s with ${connections} connections, as fast as it answers`);
-        await runAutocannon(autocannon, base, token, connections, 3, s.path);
+        await load(base, token, connections, 3, s.path);
+        collectGarbage();
         const before = cpuNow();
-        const m = await runAutocannon(autocannon, base, token, connections, seconds, s.path);
+        const m = await load(base, token, connections, seconds, s.path);
         m.cpu = cpuPer(before, m.requests);
         results.push({ ...m, label: s.label });
         ctx.log(`  ${fmt(m.rps, 0)} req/s, p50 ${fmt(m.lat.p50, 3)} ms, p99 ${fmt(m.lat.p99, 3)} ms, non-2xx/errors ${m.bad}, server CPU ${fmt(m.cpu.server, 0)} µs/request`);
-        // Latency at a fixed offered load below saturation (closed-loop latency is just connections / throughput).
-        const rate = Math.max(100, Math.round(Math.min(pacedRate, m.rps * 0.5) / 100) * 100);
-        ctx.log(`  paced: ${rate} req/s over ${connections} connections, ${seconds} s`);
-        const q = await runAutocannon(autocannon, base, token, connections, seconds, s.path, rate);
-        paced.push({ ...q, label: `${s.label} at ${rate.toLocaleString("en-US")} req/s offered` });
-        ctx.log(`  ${fmt(q.rps, 0)} req/s, p50 ${fmt(q.lat.p50, 3)} ms, p99 ${fmt(q.lat.p99, 3)} ms`);
+        // Latency at fixed offered loads below saturation (closed-loop latency is just connections / throughput).
+        const rates = [...new Set(pacedRates.map((r) => Math.max(100, Math.round(Math.min(r, m.rps * 0.5) / 100) * 100)))];
+        const mine: Measured[] = [];
+        for (const rate of rates) {
+          ctx.log(`  paced: ${rate} req/s over ${connections} connections, ${seconds} s`);
+          collectGarbage();
+          const q = await load(base, token, connections, seconds, s.path, rate);
+          mine.push({ ...q, label: `${s.label} at ${rate.toLocaleString("en-US")} req/s offered` });
+          ctx.log(`  ${fmt(q.rps, 0)} req/s, p50 ${fmt(q.lat.p50, 3)} ms, p99 ${fmt(q.lat.p99, 3)} ms`);
+        }
+        paced.push(mine);
       }
 
       // Reference: a bare Fastify route (no auth, no Redis) in the same harness: the floor this machine allows now.
@@ -278,9 +426,9 @@ const bench: Benchmark = {
       try {
         const refBase = /listening on (http:\/\/\S+)/.exec(refOut)?.[1];
         if (refBase) {
-          await runAutocannon(autocannon, refBase, token, connections, 2, () => `/ref/c${rand()}`);
+          await load(refBase, token, connections, 2, paths((id) => `/ref/${id}`));
           const refCpu0 = processCpuSeconds(refChild.pid);
-          reference = await runAutocannon(autocannon, refBase, token, connections, seconds, () => `/ref/c${rand()}`);
+          reference = await load(refBase, token, connections, seconds, paths((id) => `/ref/${id}`));
           reference.cpu = { server: ((processCpuSeconds(refChild.pid) - refCpu0) / reference.requests) * 1e6, redis: NaN, client: NaN };
           reference.label = "reference: a bare Fastify route (no auth, no Redis), as fast as it answers";
           ctx.log(`  ${fmt(reference.rps, 0)} req/s, p99 ${fmt(reference.lat.p99, 3)} ms, ${fmt(reference.cpu.server, 0)} µs CPU/request`);
@@ -297,6 +445,7 @@ const bench: Benchmark = {
       const raw = await rawGetBaseline(redis, baseKey, connections, seconds);
       raw.cpu = cpuPer(rawBefore, raw.requests);
       const loadAfter = loadavg()[0]!;
+      const uptimeAfter = uptime();
       const single = await rawGetBaseline(redis, baseKey, 1, 3);
       ctx.log(`  ${fmt(raw.rps, 0)} GET/s, p50 ${fmt(raw.lat.p50, 3)} ms, p99 ${fmt(raw.lat.p99, 3)} ms; one at a time: p99 ${fmt(single.lat.p99, 3)} ms`);
 
@@ -312,26 +461,27 @@ const bench: Benchmark = {
         `| Date | ${ctx.date} |`,
         `| Node | ${process.version} (${process.platform}/${process.arch}) |`,
         `| CPU | ${ctx.cpu}, ${String((await import("node:os")).cpus().length)} cores |`,
-        `| Load generator | autocannon (this process; ${ctx.pinned === "no" ? "not pinned" : `pinned: ${ctx.pinned}`}) |`,
+        `| Load generator | ${client === "raw" ? "raw-socket HTTP/1.1 client (bench/serve.bench.ts runRawLoad)" : "autocannon"}, in the benchmark's process (${ctx.pinned === "no" ? "not pinned" : `pinned: ${ctx.pinned}`}) |`,
         `| Server | \`seg serve\` (built CLI) in its own process${pin ? `, pinned to CPU ${serverCpu}` : ""}; Redis and PostgreSQL local, not pinned |`,
         `| Load | ${connections} connections on loopback, ${seconds} s per measurement after a 3 s warm-up; random customer ids (about 9% not members); a consumer bearer token on every request |`,
         `| Data | high_value: ${members.toLocaleString("en-US")} members; every customer's entity hash holds 1–3 segments' metrics |`,
-        `| Latency | per response, client side (autocannon's response event, fractional ms), exact percentiles |`,
+        `| Latency | per response, client side, fractional ms, exact percentiles; paced rows count from when a request was due${client === "raw" ? "" : " (autocannon: from when it was sent)"} |`,
+        `| Machine load | \`uptime\` before: ${uptimeBefore}; after: ${uptimeAfter} |`,
         "",
-        "| Scenario | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | p99 / raw GET p99 | non-2xx + errors | CPU µs per request: server / Redis / load generator |",
+        "| Scenario | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | p99 / raw GET p99 | non-2xx, errors, unanswered | CPU µs per request: server / Redis / load generator |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ...results.map((r) => row({ ...r, label: `${r.label}, as fast as it answers` }, true)),
-        ...paced.map((r) => row(r, true)),
+        ...paced.flat().map((r) => row(r, true)),
         ...(reference ? [row(reference, true)] : []),
         row({ ...raw, label: `raw ioredis GET (${connections} in flight, one auto-pipelined connection, same run)` }, false),
         `| raw ioredis GET, one at a time | ${fmt(single.rps, 0)} | ${fmt(single.lat.p50, 3)} | ${fmt(single.lat.p90, 3)} | ${fmt(single.lat.p99, 3)} | ${fmt(single.lat.p999, 3)} | ${fmt(single.lat.max, 1)} | | 0 | |`,
         "",
         ...results.map(
           (r, i) =>
-            `- ${r.label}: ≥ ${TARGET_RPS.toLocaleString("en-US")} req/s — **${metTargets[i]!.rps ? "met" : "NOT met"}** (${fmt(r.rps, 0)}); p99 < ${TARGET_P99_MS} ms with ${connections} connections as fast as it answers — **${metTargets[i]!.p99 ? "met" : "NOT met"}** (${fmt(r.lat.p99, 3)} ms); paced at ${fmt(paced[i]!.rps, 0)} req/s: p99 ${fmt(paced[i]!.lat.p99, 3)} ms — **${paced[i]!.lat.p99 < TARGET_P99_MS ? "under" : "over"}** ${TARGET_P99_MS} ms.`,
+            `- ${r.label}: ≥ ${TARGET_RPS.toLocaleString("en-US")} req/s — **${metTargets[i]!.rps ? "met" : "NOT met"}** (${fmt(r.rps, 0)}); p99 < ${TARGET_P99_MS} ms with ${connections} connections as fast as it answers — **${metTargets[i]!.p99 ? "met" : "NOT met"}** (${fmt(r.lat.p99, 3)} ms); ${paced[i]!.map((q) => `paced at ${fmt(q.rps, 0)} req/s: p99 ${fmt(q.lat.p99, 3)} ms — **${q.lat.p99 < TARGET_P99_MS ? "under" : "over"}** ${TARGET_P99_MS} ms`).join("; ")}.`,
         ),
         `- With ${connections} connections in a closed loop, the mean latency is ${connections} / throughput (Little's law): a p99 under ${TARGET_P99_MS} ms at ${connections} connections needs more than ${fmt(connections / TARGET_P99_MS * 1000, 0)} req/s. The paced rows show the latency below saturation.`,
-        `- The load generator is not free either: autocannon used ${results.map((r) => `${fmt(r.cpu!.client, 0)} µs`).join(" and ")} of CPU per request on its own core, so it alone caps a run at about ${fmt(1e6 / Math.max(...results.map((r) => r.cpu!.client)), 0)} req/s here.`,
+        `- The load generator is not free either: it used ${results.map((r) => `${fmt(r.cpu!.client, 0)} µs`).join(" and ")} of CPU per request on its own core, so it alone caps a run at about ${fmt(1e6 / Math.max(...results.map((r) => r.cpu!.client)), 0)} req/s here.`,
         `- The load generator, the server and Redis share this machine's ${String((await import("node:os")).cpus().length)} cores; the numbers are for this machine, not a capacity plan. 1-minute load average: ${fmt(loadBefore)} before the measurements, ${fmt(loadAfter)} after (above ${String((await import("node:os")).cpus().length)} means other work competed for the CPUs, and latencies then measure waiting for a CPU).`,
         ...(reference
           ? [
@@ -344,12 +494,18 @@ const bench: Benchmark = {
         ),
         "",
       ].join("\n");
-      return { markdown, ok };
+      // One line to compare runs by (also the last line on stderr).
+      const summary = `serve summary: ${results
+        .map((r, i) => `${scenarios[i]!.key} ${fmt(r.rps, 0)} req/s p50 ${fmt(r.lat.p50, 2)} p99 ${fmt(r.lat.p99, 2)} ms (${fmt(r.lat.p99 / raw.lat.p99)}× raw GET p99), server ${fmt(r.cpu!.server, 0)} µs/req; paced ${paced[i]!.map((q) => `${fmt(q.rps, 0)}/s p99 ${fmt(q.lat.p99, 2)} ms`).join(", ")}`)
+        .join(" | ")} | raw GET p99 ${fmt(raw.lat.p99, 2)} ms | bare Fastify ${reference ? `${fmt(reference.rps, 0)} req/s` : "–"} | load ${fmt(loadBefore)} → ${fmt(loadAfter)} | client ${client}`;
+      ctx.log(summary);
+      return { markdown: `${markdown}\n${summary}\n`, ok };
     } finally {
       if (child && child.exitCode === null) {
         child.kill("SIGTERM");
-        await new Promise((r) => setTimeout(r, 500));
-        if (child.exitCode === null) child.kill("SIGKILL");
+        const exited = new Promise((r) => child!.once("exit", r));
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+        if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
       }
       let cursor = "0";
       do {

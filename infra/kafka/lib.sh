@@ -1,7 +1,8 @@
 # Shared by infra/kafka/*.sh: where things are, and the classpath of Kafka's jars.
 # Sourced, not run. Settings (environment):
 #   SEG_KAFKA_PORT (9092), SEG_KAFKA_CONTROLLER_PORT (9093), SEG_KAFKA_WORK (infra/.work/kafka),
-#   SEG_KAFKA_HEAP (-Xmx512m), SEG_KAFKA_START_TIMEOUT (60 seconds).
+#   SEG_KAFKA_HEAP (-Xmx512m), SEG_KAFKA_START_TIMEOUT (60 seconds),
+#   SEG_KAFKA_KEEP_DATA (0; 1 = start.sh keeps the data folder of a previous run).
 KAFKA_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 KAFKA_PORT="${SEG_KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${SEG_KAFKA_CONTROLLER_PORT:-9093}"

@@ -33,15 +33,22 @@ if pid="$(kafka_running_pid)"; then
 fi
 
 data="$KAFKA_WORK/data"
-rm -rf "$data"
-mkdir -p "$data"
+# SEG_KAFKA_KEEP_DATA=1 (tests that restart a broker of their own): start again on the data folder
+# of the previous run, topics and offsets kept. By default every start formats a fresh one.
+keep=0
+if [ "${SEG_KAFKA_KEEP_DATA:-0}" = "1" ] && [ -f "$data/meta.properties" ]; then
+  keep=1
+else
+  rm -rf "$data"
+  mkdir -p "$data"
+fi
 sed -e "s|@PORT@|$KAFKA_PORT|g" -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" -e "s|@DATA_DIR@|$data|g" \
   "$KAFKA_DIR/server.properties" >"$KAFKA_WORK/server.properties"
 
 # A cluster id is a random UUID in URL-safe base64 without padding (22 characters).
 cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
 storage_tool="$(kafka_main_class "$cp" org.apache.kafka.tools.StorageTool kafka.tools.StorageTool)"
-if ! java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -cp "$cp" $KAFKA_LOG4J "$storage_tool" format -t "$cluster_id" -c "$KAFKA_WORK/server.properties" --standalone \
+if [ "$keep" = 0 ] && ! java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -cp "$cp" $KAFKA_LOG4J "$storage_tool" format -t "$cluster_id" -c "$KAFKA_WORK/server.properties" --standalone \
     >"$KAFKA_WORK/format.log" 2>&1; then
   echo "kafka: formatting the data folder failed:" >&2
   tail -n 30 "$KAFKA_WORK/format.log" >&2

@@ -71,6 +71,7 @@ export const MESSAGES = {
   alwaysNull: def("SEG055", "always-null", "warning", "comparison with null is always false; use `is null` or `is not null`"),
   settingOutOfRange: def("SEG056", "setting-out-of-range", "error", "{0}"),
   filterNotPerEvent: def("SEG057", "filter-not-per-event", "error", "{0} cannot be used in an aggregate filter: a filter sees only the fields of each event, constants and literals"),
+  unportableRegex: def("SEG058", "unportable-regex", "error", "this regular expression would not mean the same on every engine: {0}"),
   // --- schemas and project ------------------------------------------------------------------
   schemaInvalid: def("SEG070", "schema-invalid", "error", "{0}"),
   schemaUnreadable: def("SEG071", "schema-unreadable", "error", "cannot read schema: {0}"),

@@ -1,11 +1,17 @@
 /**
- * `seg eval`: evaluate segments on the embedded DuckDB engine over JSONL or Parquet files.
+ * `seg eval`: evaluate segments on the embedded DuckDB engine (default) or, with `--engine spark`,
+ * on seg's Spark driver in local mode, over JSONL or Parquet files. Both engines give the same
+ * output; each engine's code is loaded only when it is picked.
  */
 import { resolve } from "node:path";
 import { Option, type Command } from "commander";
 import { buildPlan, loweredSegments } from "@seg/compiler";
+import type { EvaluationResult } from "@seg/compiler/engine";
 import { EXIT, type CliIo } from "../io.js";
 import { compileFor, parseAsOf, stopOnErrors, withConfigOption, type ProjectOptions } from "./project-options.js";
+
+/** The engines `seg eval` can run on. */
+const ENGINES = ["duckdb", "spark"] as const;
 
 interface EvalOptions extends ProjectOptions {
   data?: string;
@@ -13,6 +19,7 @@ interface EvalOptions extends ProjectOptions {
   format: "table" | "json";
   limit: string;
   metrics?: boolean;
+  engine: (typeof ENGINES)[number];
 }
 
 /** Registers `seg eval`. */
@@ -20,17 +27,18 @@ export function registerEval(program: Command, io: CliIo, setExit: (code: number
   withConfigOption(
     program
       .command("eval")
-      .description("evaluate segments on the embedded DuckDB engine over <source>.jsonl or .parquet files")
+      .description("evaluate segments on the embedded DuckDB engine (or --engine spark) over <source>.jsonl or .parquet files")
       .argument("[paths...]", "rule files or folders (default: the project's rules folder)")
       .option("-d, --data <dir>", "folder with one file per schema (default: the project's data folder)")
       .option("--as-of <timestamp>", "evaluation time, ISO-8601 (default: the project's defaultAsOf)")
       .addOption(new Option("--format <format>", "output format").choices(["table", "json"]).default("table"))
       .option("--limit <n>", "members shown per segment in the table (json shows all)", "10")
-      .option("--metrics", "with --format json: add each member's carried metrics"),
+      .option("--metrics", "with --format json: add each member's carried metrics")
+      .addOption(new Option("--engine <engine>", "where to evaluate (spark: seg's Spark driver in local mode, set up by infra/spark/setup.sh)").choices(ENGINES).default("duckdb")),
   )
     .addHelpText(
       "after",
-      "\nExamples:\n  seg eval examples --data examples/data --as-of 2026-11-01T00:00:00Z\n  seg eval rules/high_value.seg --data events/ --as-of 2026-11-01 --format json\n",
+      "\nExamples:\n  seg eval examples --data examples/data --as-of 2026-11-01T00:00:00Z\n  seg eval rules/high_value.seg --data events/ --as-of 2026-11-01 --format json\n  seg eval examples --engine spark --format json --metrics\n",
     )
     .action(async (paths: string[], opts: EvalOptions) => setExit(await runEval(paths, opts, io)));
 }
@@ -62,8 +70,19 @@ async function runEval(paths: string[], opts: EvalOptions, io: CliIo): Promise<n
   }
   const dataDir = opts.data ? resolve(io.cwd, opts.data) : project.dataDir;
   const plan = buildPlan(compiled.lowered!, ok);
-  const { evaluatePlan } = await import("@seg/compiler/engine");
-  const result = await evaluatePlan(plan, { dataDir, asOf, schemas: compiled.registry! });
+  let result: EvaluationResult;
+  if (opts.engine === "spark") {
+    const { evaluatePlanOnSpark, SparkUnavailableError } = await import("./eval-spark.js");
+    try {
+      result = await evaluatePlanOnSpark(plan, { dataDir, asOf, env: io.env });
+    } catch (e) {
+      io.stderr(`seg eval: ${e instanceof SparkUnavailableError ? "" : "the Spark engine failed: "}${e instanceof Error ? e.message : String(e)}\n`);
+      return EXIT.failure;
+    }
+  } else {
+    const { evaluatePlan } = await import("@seg/compiler/engine");
+    result = await evaluatePlan(plan, { dataDir, asOf, schemas: compiled.registry! });
+  }
   for (const p of result.problems) {
     const where = [p.file, p.line].filter((x) => x !== undefined).join(":");
     const field = p.path ? ` (field ${p.path})` : "";

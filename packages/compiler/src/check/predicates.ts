@@ -9,6 +9,7 @@ import { checkWindow } from "./aggregates.js";
 import type { CheckContext, Scope } from "./context.js";
 import { checkEnumSides, type ExprChecker } from "./expressions.js";
 import { describeType } from "./names.js";
+import { regexPortabilityProblem, translateRegex } from "./regex.js";
 import type { TExpr } from "./program.js";
 import { BOOL, errorNode, literalOf, unknown } from "./typed.js";
 import { comparable, comparisonHints, comparisonMessage } from "./type-rules.js";
@@ -114,9 +115,17 @@ export function checkStringTest(ctx: CheckContext, scope: Scope, e: A.StringTest
   if (!failed && e.op === "matches") {
     const lit = literalOf(pattern, (n) => ctx.constant(n));
     if (lit && typeof lit.value === "string") {
-      const problem = regexProblem(lit.value);
+      const unportable = regexPortabilityProblem(lit.value);
+      const problem = unportable?.syntax ? unportable.message : unportable === undefined ? regexProblem(translateRegex(lit.value, "js")) : undefined;
       if (problem !== undefined) {
         ctx.report(scope.file, "invalidRegex", pattern.span, [problem], { hints: ["a regex backslash is written twice in a seg string: \"\\\\d+\""] });
+      } else if (unportable !== undefined) {
+        const near = lit.value.slice(unportable.offset, unportable.offset + 12);
+        ctx.report(scope.file, "unportableRegex", pattern.span, [unportable.message], {
+          hints: [`at character ${unportable.offset + 1} of the pattern (\`${near}\`); seg regexes are the subset DuckDB (RE2) and Spark (Java) read alike`],
+        });
+      }
+      if (unportable !== undefined || problem !== undefined) {
         failed = true;
       }
     }

@@ -12,6 +12,7 @@
  *   arithmetic, identical on every engine. Only window bounds use the engine's own interval
  *   literals (`timestamp - interval`), which keeps event-time filters pushable into scans.
  */
+import { translateRegex, UnportableRegexError, type RegexTarget } from "../check/regex.js";
 import type { SegType } from "../types.js";
 
 /** What a dialect can and cannot express; the emitter picks another form when a flag is false. */
@@ -20,6 +21,12 @@ export interface DialectCapabilities {
   distinctWithFilter: boolean;
   /** `round(x, d)` accepts a digits argument that is not a constant. */
   roundWithExpressionDigits: boolean;
+  /**
+   * Several output segments come from one scan of the flag rows, Spark's way (`LATERAL VIEW
+   * inline(array_compact(array(CASE WHEN flag THEN named_struct(...) END, ...)))`), instead of one
+   * `SELECT ... WHERE flag` per output joined by `UNION ALL` (which Spark plans once per output).
+   */
+  singlePassOutputs: boolean;
 }
 
 /** Thrown when a plan uses something a dialect cannot express (reported as SEG090 by callers). */
@@ -167,9 +174,32 @@ export abstract class Dialect {
   floorOrCeil(fn: "floor" | "ceil", value: string, _isDouble: boolean): string {
     return `${fn}(${value})`;
   }
-  /** The SQL string literal of a regular expression given as a constant (the dialect may adapt it). */
+  /**
+   * The SQL string literal of a regular expression given as a constant: seg's portable regex
+   * (`check/regex.ts`) written in the engine's syntax. RE2's here; Java's in the Spark dialect.
+   */
   regexLiteral(pattern: string): string {
-    return this.quoteString(pattern);
+    return this.quoteString(this.portableRegex(pattern, "re2"));
+  }
+  /** `pattern` translated for `target`; a pattern the checker would reject is unsupported (SEG090). */
+  protected portableRegex(pattern: string, target: RegexTarget): string {
+    try {
+      return translateRegex(pattern, target);
+    } catch (err) {
+      if (err instanceof UnportableRegexError) throw new UnsupportedByDialectError(`the regular expression ${JSON.stringify(pattern)} (${err.message})`, this.name);
+      throw err;
+    }
+  }
+  /** seg's `trim`: removes leading and trailing U+0020 spaces only (not tabs, line breaks or U+00A0). */
+  trimSpaces(value: string): string {
+    return `trim(${value})`;
+  }
+  /**
+   * seg's `upper`/`lower`: Unicode simple case mapping, one code point at a time (the length never
+   * changes; `upper('straße')` is `STRAẞE`, as DuckDB maps it).
+   */
+  caseMapping(fn: "upper" | "lower", value: string): string {
+    return `${fn}(${value})`;
   }
   /** `COUNT(DISTINCT value)` over the rows where `condition` (SQL, or null for all rows) holds. */
   countDistinct(value: string, condition: string | null): string {

@@ -18,7 +18,7 @@ export function assertWellFormed(value: string): void {
 /** The DuckDB dialect. */
 export class DuckDbDialect extends Dialect {
   readonly name = "duckdb";
-  readonly capabilities: DialectCapabilities = { distinctWithFilter: true, roundWithExpressionDigits: true };
+  readonly capabilities: DialectCapabilities = { distinctWithFilter: true, roundWithExpressionDigits: true, singlePassOutputs: false };
   readonly asOfMarker = "$as_of";
 
   quoteIdentifier(name: string): string {
@@ -56,10 +56,12 @@ export class DuckDbDialect extends Dialect {
 
   doubleLiteral(n: number): string {
     const text = numberText(n);
-    // Up to 18 digits DuckDB reads a DECIMAL exactly and casts it with one correct rounding; longer
-    // or exponent forms are written in exponent notation, which DuckDB reads directly as DOUBLE.
-    const digits = text.replace(/[-.]/g, "").length;
-    if (!text.includes("e") && digits <= 18) return `CAST(${text} AS DOUBLE)`;
+    // DuckDB reads a plain literal as a DECIMAL and divides its integer digits by a power of ten:
+    // one correct rounding only while those digits fit a double exactly (15 digits; 16-18 digits
+    // could round twice: -0.9009803318778073 came back one ulp off). Longer or exponent forms are
+    // written in exponent notation, which DuckDB reads directly as DOUBLE.
+    const digits = text.replace(/[-.]/g, "").replace(/^0+/, "").length;
+    if (!text.includes("e") && digits <= 15) return `CAST(${text} AS DOUBLE)`;
     return n < 0 ? `(${n.toExponential()})` : n.toExponential();
   }
 
@@ -79,6 +81,11 @@ export class DuckDbDialect extends Dialect {
     if (!isDouble || typeof digits !== "number" || digits === 0) return super.round(value, digits, isDouble);
     const decimal = `round(TRY_CAST(CAST(${value} AS VARCHAR) AS DECIMAL(38, 20)), ${digits})`;
     return `COALESCE(CAST(CAST(${decimal} AS VARCHAR) AS DOUBLE), ${digits > 0 ? value : `round(${value}, ${digits})`})`;
+  }
+
+  /** DuckDB's one-argument `trim` also removes other Unicode spaces (U+00A0, U+3000...); seg's removes U+0020 only. */
+  override trimSpaces(value: string): string {
+    return `trim(${value}, ' ')`;
   }
 
   regexSearch(text: string, pattern: string): string {

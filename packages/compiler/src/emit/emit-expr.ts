@@ -259,8 +259,9 @@ export class ExprEmitter {
     switch (e.fn) {
       case "lower":
       case "upper":
+        return d.caseMapping(e.fn, v(first));
       case "trim":
-        return `${e.fn}(${v(first)})`;
+        return d.trimSpaces(v(first));
       case "length":
         return d.cast(`length(${v(first)})`, e.type.kind === "number" ? e.type : { kind: "integer", nullable: true });
       case "abs":
@@ -272,9 +273,8 @@ export class ExprEmitter {
         const digits = args[1];
         const isDouble = first?.type.kind !== "integer";
         if (digits === undefined) return numeric(d.round(v(first), null, isDouble));
-        if (digits.k === "lit" && typeof digits.value === "number" && Number.isInteger(digits.value)) {
-          return numeric(d.round(v(first), digits.value, isDouble));
-        }
+        const constant = constantInteger(digits);
+        if (constant !== undefined) return numeric(d.round(v(first), constant, isDouble));
         if (digits.k === "lit" && digits.value === null) return d.cast("NULL", e.type);
         return numeric(d.round(v(first), `CAST(${v(digits)} AS INTEGER)`, isDouble));
       }
@@ -295,6 +295,16 @@ export class ExprEmitter {
     if (args.length === 0) throw new RangeError("a variadic function needs arguments");
     return this.aligned(args);
   }
+}
+
+/** The value of an integer constant: a literal, or a negated one (`round(x, -2)`). */
+function constantInteger(e: ExprIR): number | undefined {
+  if (e.k === "lit") return typeof e.value === "number" && Number.isInteger(e.value) ? e.value : undefined;
+  if (e.k === "op" && e.op === "neg" && e.args.length === 1) {
+    const inner = constantInteger(e.args[0]!);
+    return inner === undefined ? undefined : -inner;
+  }
+  return undefined;
 }
 
 /** A plain integer literal (negative ones in parentheses so `- -1` never becomes a comment). */

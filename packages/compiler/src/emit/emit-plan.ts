@@ -13,8 +13,11 @@
  *   earlier CTE.
  * - result: long format, one row per (output segment, member): `segment`, `entity_id` (text),
  *   `metrics` (JSON object text, metrics in declaration order), ordered by segment, entity_id.
+ *   One `SELECT ... WHERE flag` per output joined by `UNION ALL`, or, where the dialect has
+ *   `singlePassOutputs` and there are several outputs, one scan that turns each row into the
+ *   (segment, metrics) pairs of the outputs it belongs to.
  */
-import type { AggregateIR, PlanIR, SourceIR } from "../ir.js";
+import type { AggregateIR, PlanIR, SegmentIR, SourceIR } from "../ir.js";
 import type { Dialect } from "./dialect.js";
 import { ExprEmitter, windowCondition, type ExprScope } from "./emit-expr.js";
 import { attrKey, planUsage, type PlanUsage } from "./plan-usage.js";
@@ -207,7 +210,7 @@ class PlanEmitter {
       return [`SELECT ${nullText} AS segment, ${nullText} AS entity_id, ${nullText} AS metrics`, "WHERE FALSE"];
     }
     const emitter = this.valueEmitter();
-    const selects = this.usage.outputs.map((s) => {
+    const metrics = (s: SegmentIR): string => {
       const entries = s.metrics.map((m) => {
         const kind = m.expr.type.kind;
         const value = emitter.value(m.expr);
@@ -215,10 +218,23 @@ class PlanEmitter {
         if (kind === "date") return { key: m.name, value: d.isoTimestamp(`CAST(${value} AS TIMESTAMP)`) };
         return { key: m.name, value: kind === "number" && emitter.mayBeNonFinite(m.expr) ? d.finiteOrNull(value) : value };
       });
-      const columns = [`${d.quoteString(s.name)} AS segment`, `${keyText} AS entity_id`, `${d.jsonObject(entries)} AS metrics`];
-      return selectLines({ columns, from: `${from} AS b`, where: [`b.${this.usage.flagColumn.get(s.name)}`] });
+      return d.jsonObject(entries);
+    };
+    const flag = (s: SegmentIR): string => `b.${this.usage.flagColumn.get(s.name)}`;
+    const order = "ORDER BY segment, entity_id";
+    if (d.capabilities.singlePassOutputs && this.usage.outputs.length > 1) {
+      // One row of `from` yields a (segment, metrics) pair per output it is a member of.
+      const pairs = this.usage.outputs.map(
+        (s, k, all) => `  CASE WHEN ${flag(s)} THEN named_struct('segment', ${d.quoteString(s.name)}, 'metrics', ${metrics(s)}) END${k < all.length - 1 ? "," : ""}`,
+      );
+      const select = selectLines({ columns: ["o.segment AS segment", `${keyText} AS entity_id`, "o.metrics AS metrics"], from: `${from} AS b` });
+      return [...select, "LATERAL VIEW inline(array_compact(array(", ...pairs, "))) o AS segment, metrics", order];
+    }
+    const selects = this.usage.outputs.map((s) => {
+      const columns = [`${d.quoteString(s.name)} AS segment`, `${keyText} AS entity_id`, `${metrics(s)} AS metrics`];
+      return selectLines({ columns, from: `${from} AS b`, where: [flag(s)] });
     });
-    return [...setLines(selects, "UNION ALL"), "ORDER BY segment, entity_id"];
+    return [...setLines(selects, "UNION ALL"), order];
   }
 
   /** Expressions over `base`/`flags_N` rows (alias `b`). */

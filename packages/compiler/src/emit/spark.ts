@@ -4,9 +4,12 @@
  * which Spark always decodes (`spark.sql.parser.escapedStringLiterals` must stay at its default,
  * false): `\\` and `\'` for backslash and quote (Spark does not read `''` as a quote: it would
  * join two literals), `\n` `\r` `\t`, `\uXXXX` for other control characters, and `\u0024` for `$`
- * so that Spark's `${...}` variable substitution never rewrites a literal. `as_of` is the named
+ * so that Spark's `${...}` variable substitution never rewrites a literal, and `\uD83C\uDF89` pairs
+ * for characters beyond U+FFFF (see `quoteString`). `as_of` is the named
  * parameter `:as_of` (`spark.sql(sql, Map("as_of" -> ts))`). The session time zone must be UTC
  * (`spark.sql.session.timeZone=UTC`): timestamps are formatted and dates are widened in it.
+ * `upper`/`lower` call `seg_upper`/`seg_lower`, which seg's Spark driver registers
+ * (jvm/spark-driver `CaseFunctions`).
  */
 import { Dialect, numberText, splitDuration, utcTimestampText, type DialectCapabilities } from "./dialect.js";
 import { assertWellFormed } from "./duckdb.js";
@@ -17,7 +20,7 @@ const ESCAPES: Record<string, string> = { "\\": "\\\\", "'": "\\'", "\n": "\\n",
 export class SparkDialect extends Dialect {
   readonly name = "spark";
   /** DISTINCT with FILTER needs Spark 3.2+; the CASE form works everywhere and means the same. */
-  readonly capabilities: DialectCapabilities = { distinctWithFilter: false, roundWithExpressionDigits: false };
+  readonly capabilities: DialectCapabilities = { distinctWithFilter: false, roundWithExpressionDigits: false, singlePassOutputs: true };
   readonly asOfMarker = ":as_of";
 
   quoteIdentifier(name: string): string {
@@ -33,6 +36,10 @@ export class SparkDialect extends Dialect {
       const esc = ESCAPES[ch];
       if (esc !== undefined) out += esc;
       else if (code < 0x20 || code === 0x7f) out += `\\u${code.toString(16).padStart(4, "0")}`;
+      // Characters beyond U+FFFF as their UTF-16 pair of escapes: Spark 4.1 substitutes named
+      // parameters (`:as_of`) at code-point offsets into UTF-16 text, so a literal emoji before
+      // a parameter corrupts the statement (SPARK-55991).
+      else if (code > 0xffff) out += ch.split("").map((u) => `\\u${u.charCodeAt(0).toString(16).toUpperCase()}`).join("");
       else out += ch;
     }
     return out + "'";
@@ -66,13 +73,17 @@ export class SparkDialect extends Dialect {
   }
 
   /**
-   * Java regular expressions differ from RE2 (DuckDB) in two ways that matter for the shared
-   * syntax: `.` does not match `\r` (and other line terminators) and `$` also matches before a
-   * final line break. `(?d)` (UNIX_LINES) makes `\n` the only line terminator, and every `$`
-   * outside a character class becomes `\z` (end of input).
+   * seg's portable regex written for Java (`check/regex.ts`: ASCII `\s` and `\b`, POSIX classes
+   * as ASCII sets, every `$` as `\z`, Unicode `(?i)`...), behind `(?d)` (UNIX_LINES) so that `.`
+   * excludes only `\n`, as in RE2.
    */
   override regexLiteral(pattern: string): string {
-    return this.quoteString(`(?d)${anchorEndOfInput(pattern)}`);
+    return this.quoteString(`(?d)${this.portableRegex(pattern, "java")}`);
+  }
+
+  /** Spark's `upper`/`lower` use Java's full case mapping (`STRASSE`); the driver's functions map code point by code point. */
+  override caseMapping(fn: "upper" | "lower", value: string): string {
+    return `seg_${fn}(${value})`;
   }
 
   regexSearch(text: string, pattern: string): string {
@@ -113,37 +124,4 @@ export class SparkDialect extends Dialect {
     const args = entries.map((e) => `${this.quoteString(e.key)}, ${e.value}`).join(", ");
     return `to_json(named_struct(${args}), map('ignoreNullFields', 'false'))`;
   }
-}
-
-/** Rewrites each `$` anchor outside character classes and `\Q...\E` quotes to `\z`. */
-export function anchorEndOfInput(pattern: string): string {
-  let out = "";
-  let depth = 0;
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
-    if (c === "\\") {
-      if (pattern[i + 1] === "Q") {
-        const end = pattern.indexOf("\\E", i + 2);
-        const stop = end < 0 ? pattern.length : end + 2;
-        out += pattern.slice(i, stop);
-        i = stop - 1;
-      } else {
-        out += pattern.slice(i, i + 2);
-        i += 1;
-      }
-    } else if (c === "[") {
-      depth += 1;
-      out += c;
-      // a `]` right after `[` or `[^` is a member, not the end of the class
-      const literal = /^\^?\]/.exec(pattern.slice(i + 1))?.[0] ?? "";
-      out += literal;
-      i += literal.length;
-    } else if (c === "]" && depth > 0) {
-      depth -= 1;
-      out += c;
-    } else if (c === "$" && depth === 0) {
-      out += "\\z";
-    } else out += c;
-  }
-  return out;
 }

@@ -7,7 +7,8 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UnsupportedByDialectError } from "../../src/emit/dialect.js";
 import { DuckDbDialect } from "../../src/emit/duckdb.js";
-import { SparkDialect, anchorEndOfInput } from "../../src/emit/spark.js";
+import { SparkDialect } from "../../src/emit/spark.js";
+import { regexPortabilityProblem, translateRegex } from "../../src/check/regex.js";
 import { openDuckDb, runSql, type DuckDbSession } from "../../src/engine/duckdb-engine.js";
 
 const duck = new DuckDbDialect();
@@ -97,12 +98,50 @@ describe("Spark quoting", () => {
     expect(spark.asOf()).toBe("CAST(:as_of AS TIMESTAMP)");
   });
 
-  it("adapts Java regular expressions to RE2's meaning of `$` and `.`", () => {
-    expect(anchorEndOfInput("^SKU-\\d+$")).toBe("^SKU-\\d+\\z");
-    expect(anchorEndOfInput("a\\$[$]b|c$")).toBe("a\\$[$]b|c\\z");
-    expect(anchorEndOfInput("[]$]$[^]$]x\\Q$\\E$")).toBe("[]$]\\z[^]$]x\\Q$\\E\\z");
+  it("writes seg's portable regex in Java syntax with RE2's meaning", () => {
+    const java = (p: string) => translateRegex(p, "java");
+    expect(java("^SKU-\\d+$")).toBe("^SKU-\\d+\\z");
+    expect(java("a\\$[$]b|c$")).toBe("a\\$[$]b|c\\z");
+    expect(java("[\\]$]$[^\\]$]x\\Q$\\E$")).toBe("[\\]$]\\z[^\\]$]x\\$\\z");
+    expect(java("a\\sb\\S")).toBe("a[\\t\\n\\f\\r ]b[^\\t\\n\\f\\r ]");
+    expect(java("[\\s,]")).toBe("[\\t\\n\\f\\r ,]");
+    expect(java("caf\\b")).toBe("caf(?:(?<=[0-9A-Za-z_])(?![0-9A-Za-z_])|(?<![0-9A-Za-z_])(?=[0-9A-Za-z_]))");
+    expect(java("^[[:alpha:]]+$")).toBe("^[A-Za-z]+\\z");
+    expect(java("[[:^digit:]x]")).toBe("[[^0-9]x]");
+    expect(java("(?i)straße|(?-i:x)")).toBe("(?iu)straße|(?-i:x)");
+    expect(java("a&&b[&&[]{x")).toBe("a&&b[\\&\\&\\[]\\{x");
+    expect(java("(?P<year>\\d{4})\\v\\u00e9\\x41")).toBe("(\\d{4})\\x0B\\x{E9}\\x{41}");
+    expect(translateRegex("[[:alpha:]]\\s\\b(?i)$", "re2")).toBe("[[:alpha:]]\\s\\b(?i)$");
     expect(spark.regexLiteral("^a.c$")).toBe("'(?d)^a.c\\\\z'");
     expect(duck.regexLiteral("^a.c$")).toBe("'^a.c$'");
+  });
+
+  it("rejects regex constructs the engines read differently", () => {
+    for (const p of ["a(?=b)", "(?<!a)b", "(a)\\1", "a*+", "(?m)^a", "\\p{Greek}", "\\p{^L}", "x{1001}", "[]a]", "\\h", "\\Z", "(?>a)", "[\\d-z]"]) {
+      expect(regexPortabilityProblem(p), p).toBeDefined();
+      expect(() => spark.regexLiteral(p), p).toThrow(UnsupportedByDialectError);
+    }
+    expect(regexPortabilityProblem("a(?=b)")).toEqual({ message: expect.stringContaining("lookahead") as unknown, offset: 1 });
+    for (const p of ["^[a-z0-9._%+-]+@x\\.com$", "\\p{Lu}\\PL", "(?s)a.b", "[^\\]\\\\-]", "a{2,}?b{,3}"]) expect(regexPortabilityProblem(p), p).toBeUndefined();
+  });
+
+  it("judges any pattern without throwing, and translates every portable one", () => {
+    const alphabet = fc.constantFrom(..."\\[]()^$.|?*+{}-:&!=<>PpdswbBQEiu019az,é🎉");
+    fc.assert(
+      fc.property(fc.array(alphabet, { maxLength: 14 }).map((cs) => cs.join("")), (p) => {
+        const problem = regexPortabilityProblem(p);
+        if (problem === undefined) for (const target of ["re2", "java", "js"] as const) expect(typeof translateRegex(p, target)).toBe("string");
+        else expect(problem.offset).toBeGreaterThanOrEqual(0);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("maps case code point by code point and trims only U+0020 on both engines", () => {
+    expect(spark.caseMapping("upper", "x")).toBe("seg_upper(x)");
+    expect(duck.caseMapping("lower", "x")).toBe("lower(x)");
+    expect(duck.trimSpaces("x")).toBe("trim(x, ' ')");
+    expect(spark.trimSpaces("x")).toBe("trim(x)");
   });
 
   it("keeps floor and ceil of large doubles exact (Spark's return BIGINT)", () => {

@@ -71,14 +71,19 @@ export interface IngestionOptions {
   /** Consumer session timeout (default 30 s; the broker's minimum is usually 6 s). */
   sessionTimeoutMs?: number | undefined;
   /**
-   * Partitions processed at once (default 1). Each has its own producer, so with more than one,
+   * Partitions processed at once (default 4): one batch's network round trips (sends, offsets,
+   * commit, progress row) overlap another's validation. Each partition has its own producer, so
    * several transactions can be open at once, and a crash aborts them in any order. Kafka's own
-   * read_committed consumers handle that; kafkajs 2.2.4's do not (they return records of an aborted
-   * transaction when another producer's abort comes first in the fetch response), so keep 1 while
-   * downstream readers use kafkajs.
+   * read_committed consumers handle that, and so does kafkajs with seg's patch
+   * (patches/kafkajs@2.2.4.patch; unpatched 2.2.4 returned records of an aborted transaction when
+   * another producer's abort came first in the fetch response).
    */
   partitionsConsumedConcurrently?: number | undefined;
-  /** Most bytes fetched per partition and batch (default 1 MiB): also the largest transaction. */
+  /**
+   * Most bytes fetched per partition and batch (default 4 MiB): also the largest transaction. Each
+   * batch costs a transaction's round trips (offsets, commit) and a progress row, so larger batches
+   * cost less per event.
+   */
   maxBytesPerPartition?: number | undefined;
   /** How long a fetch waits for new events (default 1 s); `stop()` waits for the fetch in flight. */
   maxWaitTimeMs?: number | undefined;
@@ -122,17 +127,25 @@ export class IngestBatchError extends Error {
   }
 }
 
-/** Largest produce request of one transaction's sends (kafkajs writes one record batch per partition). */
-const SEND_CHUNK_BYTES = 512 * 1024;
 /**
- * Most messages per produce request: kafkajs 2.2.4 groups a send's messages by partition in time
- * quadratic in their number (it copies the list for every message), and each request costs a
- * round trip; about a thousand balances the two.
+ * Largest produce request of one transaction's sends (kafkajs writes one record batch per
+ * partition; it must stay under the valid topics' `max.message.bytes`).
  */
-const SEND_CHUNK_MESSAGES = 1_000;
+const SEND_CHUNK_BYTES = 768 * 1024;
+/**
+ * Most messages per produce request. Each request costs a round trip, and the next chunk is
+ * classified while the broker handles one, so a batch goes out in a few large requests. (With
+ * seg's kafkajs patch a send's cost is linear in its size; unpatched 2.2.4 grouped a send's
+ * messages by partition in quadratic time.)
+ */
+const SEND_CHUNK_MESSAGES = 4_000;
 /** Room for record overhead on the valid topics ingestion creates. */
 const TOPIC_OVERHEAD_BYTES = 64 * 1024;
 const TRANSACTION_TIMEOUT_MS = 60_000;
+/** Default of {@link IngestionOptions.partitionsConsumedConcurrently}. */
+const DEFAULT_PARTITIONS_AT_ONCE = 4;
+/** Default of {@link IngestionOptions.maxBytesPerPartition}. */
+const DEFAULT_MAX_BYTES_PER_PARTITION = 4 * 1024 * 1024;
 
 interface PartitionState {
   topic: string;
@@ -274,7 +287,7 @@ class Ingester implements Ingestion {
       groupId: this.groupId,
       sessionTimeout: o.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: Math.max(500, Math.min(3_000, Math.floor((o.sessionTimeoutMs ?? 30_000) / 5))),
-      maxBytesPerPartition: o.maxBytesPerPartition ?? 1024 * 1024,
+      maxBytesPerPartition: o.maxBytesPerPartition ?? DEFAULT_MAX_BYTES_PER_PARTITION,
       maxWaitTimeInMs: o.maxWaitTimeMs ?? 1_000,
       readUncommitted: false,
       allowAutoTopicCreation: false,
@@ -292,7 +305,7 @@ class Ingester implements Ingestion {
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: o.partitionsConsumedConcurrently ?? 1,
+      partitionsConsumedConcurrently: o.partitionsConsumedConcurrently ?? DEFAULT_PARTITIONS_AT_ONCE,
       eachBatch: (payload) => this.onBatch(payload),
     });
   }
@@ -375,7 +388,10 @@ class Ingester implements Ingestion {
         maxInFlightRequests: 1,
         transactionTimeout: TRANSACTION_TIMEOUT_MS,
         allowAutoTopicCreation: false,
-        retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5_000 },
+        // Short first backoff: right after a commit the broker answers the next transaction's
+        // AddPartitionsToTxn with CONCURRENT_TRANSACTIONS until its markers are written (a few ms);
+        // a 200 ms first retry cost every batch about 200 ms. About 25 s of retries in all.
+        retry: { retries: 12, initialRetryTime: 20, maxRetryTime: 5_000 },
       });
       try {
         await producer.connect();

@@ -38,7 +38,10 @@ export function parseResult(value: Buffer | string | null | undefined): ParsedRe
   return { kind: "complete", message: m, asOfMs };
 }
 
-/** The order of runs of one segment: by asOf, then by runId. A run applies only over an older one. */
+/**
+ * The order of runs of one segment: by asOf, then by runId (numerically when both are digits:
+ * leading zeros are not expected). A run applies only over an older one.
+ */
 export interface RunOrder {
   asOfMs: number;
   runId: string;
@@ -48,8 +51,12 @@ export interface RunOrder {
 export function compareRuns(a: RunOrder, b: RunOrder): number {
   if (a.asOfMs !== b.asOfMs) return a.asOfMs < b.asOfMs ? -1 : 1;
   if (a.runId === b.runId) return 0;
+  // Run ids made of digits compare as numbers (run 10 is newer than run 9); others as text.
+  if (a.runId.length !== b.runId.length && DIGITS.test(a.runId) && DIGITS.test(b.runId)) return a.runId.length < b.runId.length ? -1 : 1;
   return a.runId < b.runId ? -1 : 1;
 }
+
+const DIGITS = /^\d+$/;
 
 /** A run being collected. */
 export interface PendingRun {

@@ -18,7 +18,13 @@ local function order(meta, asOfMs, runId)
   if asOfMs > curAsOf then return 1 end
   if asOfMs < curAsOf then return -1 end
   if runId == cur[1] then return 0 end
-  if runId > cur[1] then return 1 end
+  local a, b = runId, cur[1]
+  -- Run ids made of digits compare as numbers (run 10 is newer than run 9); others as text.
+  if a:match('^%d+$') and b:match('^%d+$') and #a ~= #b then
+    if #a > #b then return 1 end
+    return -1
+  end
+  if a > b then return 1 end
   return -1
 end
 `;

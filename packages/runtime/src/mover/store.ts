@@ -78,6 +78,12 @@ export class MoverApplyError extends Error {
 
 type ScriptFn = (keys: string[], args: (string | number)[]) => Promise<unknown>;
 
+/**
+ * Script steps between heartbeats in long loops. kafkajs sends a heartbeat only when its interval
+ * has passed, so asking often is cheap; on a loaded machine 64 steps could outlast the session.
+ */
+const HEARTBEAT_EVERY = 8;
+
 /** Defines the mover's scripts on a client (idempotent). */
 export function defineMoverScripts(redis: Redis): void {
   for (const [name, def] of Object.entries(MOVER_SCRIPTS)) {
@@ -254,7 +260,7 @@ export class MoverStore {
     let steps = 0;
     do {
       cursor = String(await this.script("segMoverDropLeftChunk", [keys.left], [cursor, this.options.chunkSize, target.redis.entityKeyPrefix, segment]));
-      if (++steps % 64 === 0) await ctx.heartbeat();
+      if (++steps % HEARTBEAT_EVERY === 0) await ctx.heartbeat();
     } while (cursor !== "0");
     await this.redis.hset(postSwapKey(this.options.prefix, segment), "hdel", "0");
   }
@@ -308,7 +314,7 @@ export class MoverStore {
     let steps = 0;
     do {
       cursor = String(await this.script("segMoverBuildChunk", scriptKeys, [...head, cursor, chunkSize]));
-      if (++steps % 64 === 0) await ctx.heartbeat();
+      if (++steps % HEARTBEAT_EVERY === 0) await ctx.heartbeat();
     } while (cursor !== "0");
   }
 
@@ -318,7 +324,7 @@ export class MoverStore {
     let steps = 0;
     do {
       cursor = String(await this.script("segMoverLeftChunk", [target.redis.membersKey, keys.set, keys.left], [cursor, this.options.chunkSize, this.options.stagingTtlSeconds]));
-      if (++steps % 64 === 0) await ctx.heartbeat();
+      if (++steps % HEARTBEAT_EVERY === 0) await ctx.heartbeat();
     } while (cursor !== "0");
   }
 
@@ -360,7 +366,7 @@ export class MoverStore {
           sending = ctx.publish(ids.map((entityId) => ({ segment: post.segment, entityId, change, runId: post.runId, asOf: post.asOf })));
           sending.catch(() => {}); // awaited before the next send and at the end
         }
-        if (++steps % 64 === 0) await ctx.heartbeat();
+        if (++steps % HEARTBEAT_EVERY === 0) await ctx.heartbeat();
       } while (cursor !== "0");
     }
     await sending;

@@ -11,6 +11,10 @@
  *
  * `once`: read the state, let ingestion catch up, run every active pipeline once (at `asOf` when
  * given), wait until the mover has applied every successful run, then stop.
+ *
+ * Retired segments: their Redis keys are deleted in the background (retired-cleanup.ts) when the
+ * watcher sees a retirement, at start for retirements not cleaned up yet, and again when the mover
+ * applied a run of a segment after it was retired; `once` does a pass before it stops.
  */
 import { EventEmitter } from "node:events";
 import { hostname } from "node:os";
@@ -26,6 +30,7 @@ import { readDeployedSchemas, schemasKey } from "./deployed-schemas.js";
 import { createEmbeddedExecutor } from "./embedded-executor.js";
 import { retentionOf, type EngineName, type Executor, type SegmentOutcome } from "./executor.js";
 import { errorMessage, silentLog, type RunnerLog } from "./log.js";
+import { RetiredCleaner, createCleanupMetrics, type RetiredCleanerOptions } from "./retired-cleanup.js";
 import { ReconnectingDb, RunsStore } from "./runs-store.js";
 import { Scheduler, type Job, type ScheduleEntry } from "./scheduler.js";
 import { createSparkExecutor } from "./spark-executor.js";
@@ -77,6 +82,16 @@ export interface RuntimeOptions {
   now?: () => number;
   /** See the embedded executor's `readIdleMs`. */
   readIdleMs?: number;
+  /**
+   * Consumer-group session timeout of the mover and ingestion (default 30 s): how long a runtime
+   * that died (kill -9) holds their partitions before its restart (or a standby) gets them.
+   */
+  sessionTimeoutMs?: number;
+  /**
+   * Delete retired segments' Redis keys (default: when the mover runs). See retired-cleanup.ts;
+   * `batchSize`, `sweepEntities` and `onBatch` (tests) go to the cleanup.
+   */
+  cleanupRetired?: boolean | Pick<RetiredCleanerOptions, "batchSize" | "sweepEntities" | "onBatch" | "retryMinMs" | "retryMaxMs">;
 }
 
 /** One finished run. */
@@ -146,7 +161,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     for (const c of cleanups.splice(0).reverse()) await c().catch((e: unknown) => log("warn", `shutting down: ${errorMessage(e)}`));
   };
 
-  const runsDb = new ReconnectingDb(options.databaseUrl, schema, "seg runtime", log);
+  // Connections are named after the schema too (`pg_stat_activity.application_name`), so an
+  // operator (or a test) can tell the runtimes of several schemas apart.
+  const runsDb = new ReconnectingDb(options.databaseUrl, schema, `seg runtime ${schema}`, log);
   cleanups.push(() => runsDb.close());
   const runs = new RunsStore(runsDb);
   let kafka: Kafka;
@@ -168,7 +185,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     cleanups.push(() => producer.disconnect());
 
     if (engine === "spark") {
-      executor = await createSparkExecutor({ brokers: options.brokers, producer, log, timeoutMs: jobTimeoutMs });
+      executor = await createSparkExecutor({ brokers: options.brokers, log, timeoutMs: jobTimeoutMs });
     } else {
       executor = await createEmbeddedExecutor({
         stateDir: join(options.stateDir ?? DEFAULT_STATE_DIR, schema),
@@ -364,44 +381,83 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   type IngestionHandle = { stop(): Promise<void>; topics: readonly string[]; groupId: string };
   let ingestion: IngestionHandle | undefined;
   let ingestionKey = "";
+  /** The connection the running ingestion records its progress on. */
+  let ingestionDb: SegDb | undefined;
   let ingestDb: SegDb | undefined;
   let ingestionChain: Promise<void> = Promise.resolve();
   const ingestGroup = `seg-ingest.${schema}`;
+  let ingestRetry: NodeJS.Timeout | undefined;
+  let ingestRetryMs = 500;
+  /** Tries `syncIngestion` again later (PostgreSQL or Kafka was not reachable). */
+  const retryIngestion = () => {
+    if (stopping || ingestRetry) return;
+    const wait = ingestRetryMs;
+    ingestRetryMs = Math.min(ingestRetryMs * 2, 10_000);
+    ingestRetry = setTimeout(() => {
+      ingestRetry = undefined;
+      void syncIngestion();
+    }, wait);
+    ingestRetry.unref();
+  };
+  /**
+   * Ingestion's own connection (its progress rows). When it drops (PostgreSQL restarted, the
+   * backend was terminated), ingestion is restarted on a new one: its progress writes would fail
+   * on the dead one for good. Exactly once holds across the restart (transactions, compare-and-set).
+   */
+  const openIngestDb = async (): Promise<SegDb> => {
+    const db = await openDatabase({ url: options.databaseUrl, schema, applicationName: `seg runtime ingestion ${schema}` });
+    let lost = false;
+    const onLost = (e?: Error) => {
+      if (lost || stopping || ingestDb !== db) return;
+      lost = true;
+      log("warn", `ingestion's database connection dropped${e ? ` (${e.message})` : ""}; restarting ingestion on a new connection`);
+      ingestDb = undefined;
+      void db.close();
+      void syncIngestion();
+    };
+    db.client.on("error", onLost);
+    db.client.on("end", () => onLost());
+    return db;
+  };
   const syncIngestion = (): Promise<void> => {
     if (options.ingestion === false) return Promise.resolve();
     ingestionChain = ingestionChain.then(async () => {
       if (stopping) return;
       try {
-        ingestDb ??= await openDatabase({ url: options.databaseUrl, schema, applicationName: "seg runtime ingestion" });
-        const { registry: schemas, refs, problems } = await readDeployedSchemas(ingestDb);
+        const db = (ingestDb ??= await openIngestDb());
+        const { registry: schemas, refs, problems } = await readDeployedSchemas(db);
         for (const p of problems) log("warn", `ingestion skips ${p}`);
         const key = schemasKey(refs);
-        if (key === ingestionKey && ingestion) return;
+        if (key === ingestionKey && ingestion && ingestionDb === db) return;
         if (ingestion) {
-          log("info", "deployed schemas changed: restarting ingestion");
-          await ingestion.stop();
+          log("info", ingestionDb !== db ? "restarting ingestion on a new database connection" : "deployed schemas changed: restarting ingestion");
+          await ingestion.stop().catch((e: unknown) => log("warn", `stopping ingestion: ${errorMessage(e)}`));
           ingestion = undefined;
         }
         ingestionKey = key;
+        ingestionDb = db;
         if (refs.length === 0) return;
-        ingestion = await startIngestionFor(schemas);
+        ingestion = await startIngestionFor(schemas, db);
+        ingestRetryMs = 500;
         log("info", `ingesting ${ingestion.topics.length} raw topics (group ${ingestGroup})`, { topics: ingestion.topics });
       } catch (e) {
         ingestionKey = "";
-        log("error", `ingestion could not start: ${errorMessage(e)}`);
+        log("error", `ingestion could not start: ${errorMessage(e)}; trying again`);
+        retryIngestion();
       }
     });
     return ingestionChain;
   };
-  const startIngestionFor = async (schemas: SchemaRegistry): Promise<IngestionHandle> => {
+  const startIngestionFor = async (schemas: SchemaRegistry, db: SegDb): Promise<IngestionHandle> => {
     const { startIngestion } = await import("../ingest/ingester.js");
     return startIngestion({
       brokers: options.brokers,
       groupId: ingestGroup,
       registry: schemas,
       deadLetterTopic: options.deadLetterTopic,
-      db: ingestDb,
+      db,
       metrics: registry,
+      ...(options.sessionTimeoutMs !== undefined ? { sessionTimeoutMs: options.sessionTimeoutMs } : {}),
       log: (level, message, fields) => log(level, `ingest: ${message}`, fields),
     });
   };
@@ -410,6 +466,36 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
 
   type MoverHandle = Awaited<ReturnType<typeof import("../mover/mover.js").startMover>>;
   let mover: MoverHandle | undefined;
+
+  // --- retired segments' Redis keys -------------------------------------------------------------
+
+  let cleaner: RetiredCleaner | undefined;
+  let cleanerRedis: import("ioredis").Redis | undefined;
+
+  /**
+   * Redis restarted (its run_id changed) without the data (no persistence, or lost): the served
+   * results of pipelines whose meta hash is gone are run again now, not at their next refresh.
+   */
+  let redisRunId: string | undefined;
+  const checkRedisRestart = async (r: import("ioredis").Redis): Promise<void> => {
+    try {
+      const id = /run_id:(\w+)/.exec(await r.info("server"))?.[1];
+      if (redisRunId === undefined || id === undefined || id === redisRunId) {
+        redisRunId ??= id;
+        return;
+      }
+      redisRunId = id;
+      const missing: string[] = [];
+      for (const p of active.values()) if ((await r.exists(p.spec.outputs.redis.metaKey)) === 0) missing.push(p.segment);
+      const due = scheduler.runSoon(missing, now());
+      log("warn", `Redis restarted (new run_id)${due.length > 0 ? `: the results of ${due.length} segments are gone; running them again now` : " with every segment's results"}`, {
+        segments: due,
+      });
+      if (due.length > 0) wake();
+    } catch (e) {
+      log("warn", `cannot check Redis after it reconnected: ${errorMessage(e)}`);
+    }
+  };
 
   // --- watcher ----------------------------------------------------------------------------------
 
@@ -420,6 +506,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     const topics = new Set(pipelines.map((p) => p.spec.outputs.resultsTopic));
     for (const t of topics) if (t !== options.resultsTopic && options.mover !== false) log("warn", `some pipelines write to ${t}, but the mover reads ${options.resultsTopic}`);
     events.emit("pipelines", pipelines, change);
+    if (change.removed.length > 0 && !once) void cleaner?.sweep();
     if (change.reason !== "start") void syncIngestion();
     wake();
   };
@@ -464,8 +551,11 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
           await Promise.race([running.done, new Promise<void>((r) => setTimeout(r, 30_000).unref())]);
         }
       }
+      if (ingestRetry) clearTimeout(ingestRetry);
       await ingestionChain.catch(() => {});
       await ingestion?.stop().catch((e: unknown) => log("warn", `stopping ingestion: ${errorMessage(e)}`));
+      await cleaner?.close();
+      cleanerRedis?.disconnect();
       await mover?.stop().catch((e: unknown) => log("warn", `stopping the mover: ${errorMessage(e)}`));
       await ingestDb?.close();
       await cleanup();
@@ -487,8 +577,44 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         redisUrl: options.redisUrl,
         redisPrefix: options.redisPrefix ?? "seg:",
         lookupSegment: (segment) => active.get(segment)?.spec.outputs,
+        ...(options.sessionTimeoutMs !== undefined ? { sessionTimeoutMs: options.sessionTimeoutMs } : {}),
         registry,
         log: (level, message, fields) => log(level, `mover: ${message}`, fields),
+      });
+    }
+    const cleanupOption = options.cleanupRetired ?? options.mover !== false;
+    if (cleanupOption !== false) {
+      const { Redis: RedisClient } = await import("ioredis");
+      const r = new RedisClient(options.redisUrl, {
+        lazyConnect: true,
+        maxRetriesPerRequest: 2,
+        retryStrategy: (times) => Math.min(100 * times, 2_000),
+        connectionName: `seg-runtime-cleanup:${schema}`,
+      });
+      let lastError = "";
+      r.on("error", (e: Error) => {
+        if (e.message !== lastError) log("warn", `cleanup redis: ${e.message}`);
+        lastError = e.message;
+      });
+      r.on("ready", () => {
+        lastError = "";
+        if (!once) void checkRedisRestart(r);
+      });
+      cleanerRedis = r;
+      await r.connect();
+      cleaner = new RetiredCleaner({
+        db: runsDb,
+        redis: r,
+        prefix: options.redisPrefix ?? "seg:",
+        isActive: (segment) => active.has(segment),
+        metrics: await createCleanupMetrics(registry),
+        log,
+        ...(typeof cleanupOption === "object" ? cleanupOption : {}),
+      });
+      // A run the mover applied after its segment was retired (its lookup came first): clean again.
+      const c = cleaner;
+      mover?.events.on("applied", (o: { segment: string }) => {
+        if (!active.has(o.segment) && !stopping) void c.again(o.segment);
       });
     }
     watcher = await startWatcher({
@@ -496,6 +622,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       schema,
       onChange,
       pollIntervalMs: once ? 0 : (options.pollIntervalMs ?? 5_000),
+      applicationName: `seg runtime watcher ${schema}`,
       log,
       metrics,
     });
@@ -504,6 +631,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     stopping = true;
     await watcher?.stop().catch(() => {});
     await ingestion?.stop().catch(() => {});
+    await cleaner?.close();
+    cleanerRedis?.disconnect();
     await mover?.stop().catch(() => {});
     await ingestDb?.close();
     await cleanup();
@@ -565,6 +694,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
               }),
           );
         }
+        if (!stopping) await cleaner?.sweep();
       } catch (e) {
         log("error", `the run failed: ${errorMessage(e)}`);
       }
@@ -572,6 +702,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     })();
   } else {
     wake();
+    void cleaner?.sweep();
   }
   return runtime;
 }

@@ -87,6 +87,21 @@ export class Scheduler {
     for (const segment of [...this.entries.keys()]) if (!seen.has(segment)) this.entries.delete(segment);
   }
 
+  /**
+   * Makes pipelines due at `now` (their served results were lost); one running now runs again when
+   * its job ends. Returns the segments it knows.
+   */
+  runSoon(segments: Iterable<string>, now: number): string[] {
+    const found: string[] = [];
+    for (const segment of segments) {
+      const e = this.entries.get(segment);
+      if (e === undefined) continue;
+      e.nextDueAt = Math.min(e.nextDueAt, now);
+      found.push(segment);
+    }
+    return found;
+  }
+
   /** Makes a pipeline version run in jobs of its own from now on (it failed in a combined one). */
   isolate(segment: string, version: string): void {
     this.isolated.add(isolationKey({ segment, version }));

@@ -8,6 +8,7 @@ import { quoteIdent, type SegDb } from "../db/connection.js";
 import { shortVersion } from "../deploy/plan.js";
 import { readStreamProgress } from "../ingest/progress.js";
 import { isMissingTables } from "./active-pipelines.js";
+import { CLEANUP_AUDIT_ACTION } from "./retired-cleanup.js";
 
 /** The last run of a pipeline. */
 export interface LastRunStatus {
@@ -37,6 +38,11 @@ export interface PipelineStatus {
   /** Members served now (`SCARD` of the members key); null for retired pipelines or when Redis was not asked. */
   size: number | null;
   membersKey: string;
+  /**
+   * Retired pipelines: whether the runtime has deleted their Redis keys yet (`deleted`, recorded in
+   * the audit log, see retired-cleanup.ts) or not (`pending`); absent for active ones.
+   */
+  redisCleanup?: "deleted" | "pending";
 }
 
 /** One partition of a stream. */
@@ -84,13 +90,17 @@ export async function readRuntimeStatus(db: SegDb, redis?: Redis, now: () => num
         `SELECT p.segment, p.current_version AS version, p.status, p.updated_at,
                 (v.spec ->> 'refreshSeconds')::float8 AS refresh_seconds,
                 v.spec -> 'outputs' -> 'redis' ->> 'membersKey' AS members_key,
-                r.id AS run_id, r.status AS run_status, r.version AS run_version, r.engine, r.as_of, r.started_at, r.ended_at, r.rows, r.error
+                r.id AS run_id, r.status AS run_status, r.version AS run_version, r.engine, r.as_of, r.started_at, r.ended_at, r.rows, r.error,
+                CASE WHEN p.status <> 'retired' THEN NULL
+                     WHEN EXISTS (SELECT 1 FROM ${s}.audit_log a WHERE a.target = 'pipeline:' || p.segment AND a.action = $1 AND a.deploy_id = p.last_deploy_id) THEN 'deleted'
+                     ELSE 'pending' END AS redis_cleanup
            FROM ${s}.pipelines p
            JOIN ${s}.pipeline_versions v ON v.segment = p.segment AND v.version = p.current_version
            LEFT JOIN LATERAL (
              SELECT * FROM ${s}.runs x WHERE x.segment = p.segment ORDER BY x.started_at DESC, x.id DESC LIMIT 1
            ) r ON true
           ORDER BY p.status, p.segment`,
+        [CLEANUP_AUDIT_ACTION],
       )
     ).rows as Record<string, unknown>[];
   } catch (e) {
@@ -126,6 +136,7 @@ export async function readRuntimeStatus(db: SegDb, redis?: Redis, now: () => num
             },
       size: null,
       membersKey: String(r["members_key"] ?? ""),
+      ...(r["status"] === "retired" ? { redisCleanup: (r["redis_cleanup"] as "deleted" | "pending" | null) ?? "pending" } : {}),
     };
   });
   if (redis) {

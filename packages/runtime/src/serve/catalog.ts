@@ -7,6 +7,7 @@
  */
 import { EventEmitter } from "node:events";
 import { quoteIdent } from "../db/connection.js";
+import { NotifyReloader } from "../db/notify-reloader.js";
 import type { Queryable } from "../auth/tokens.js";
 
 /** One served segment. */
@@ -41,51 +42,35 @@ interface Row {
 export class SegmentCatalog extends EventEmitter {
   private bySegment = new Map<string, CatalogSegment>();
   private byEntityPrefix = new Map<string, CatalogSegment[]>();
-  private timer: NodeJS.Timeout | undefined;
-  private loading: Promise<void> | undefined;
-  private again = false;
+  private readonly reloader: NotifyReloader;
 
   constructor(
     private readonly q: Queryable,
     private readonly schema: string,
-    private readonly options: { refreshMs?: number; onError?: (e: unknown) => void } = {},
+    options: { refreshMs?: number; onError?: (e: unknown) => void } = {},
   ) {
     super();
+    this.reloader = new NotifyReloader(
+      async () => {
+        this.set(await this.read());
+        this.emit("reload");
+      },
+      { refreshMs: options.refreshMs ?? 30_000, ...(options.onError ? { onError: options.onError } : {}) },
+    );
   }
 
+  /** Loads the catalog, then keeps reloading it every `refreshMs`. */
   async start(): Promise<void> {
-    await this.reload();
-    this.timer = setInterval(() => void this.reload(), this.options.refreshMs ?? 30_000);
-    this.timer.unref();
+    await this.reloader.start();
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+    this.reloader.stop();
   }
 
-  /** Reloads now (concurrent calls share a load; a call during a load causes one more). */
+  /** Reloads now (on a deploy's NOTIFY; concurrent calls share a load, a call during a load causes one more). */
   async reload(): Promise<void> {
-    if (this.loading) {
-      this.again = true;
-      return this.loading;
-    }
-    this.loading = (async () => {
-      do {
-        this.again = false;
-        try {
-          this.set(await this.read());
-          this.emit("reload");
-        } catch (e) {
-          this.options.onError?.(e);
-        }
-      } while (this.again);
-    })();
-    try {
-      await this.loading;
-    } finally {
-      this.loading = undefined;
-    }
+    await this.reloader.reload();
   }
 
   private async read(): Promise<CatalogSegment[]> {

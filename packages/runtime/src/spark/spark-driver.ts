@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { emitPlan, SparkDialect, type PipelineSpec } from "@seg/compiler";
+import type { MemberMessage } from "../contracts/messages.js";
 import { ensureSpark, type SparkSetup } from "./spark-setup.js";
 
 // The IR types are not exported by @seg/compiler's entry point; the pipeline spec carries them.
@@ -71,6 +72,10 @@ export interface SparkPlanInput {
   id?: string;
   /** Results topic for Kafka output (default `seg.results`). */
   resultsTopic?: string;
+  /** Run id per output segment (default: the run's). */
+  runIds?: Record<string, string>;
+  /** Pipeline version per output segment; Kafka output needs one for every output. */
+  versions?: Record<string, string>;
 }
 
 /** Where the driver reads: `files:DIR` (`<source>.jsonl|.json|.parquet`) or `kafka:HOST:PORT,...`. */
@@ -119,6 +124,8 @@ export interface SparkRunOptions extends SparkLaunchOptions {
   allowMissingInput?: boolean;
   /** Kafka input: extra milliseconds read before `as_of - lookback` (default 1 hour). */
   kafkaSlackMs?: number;
+  /** Records left out that are described per source (default 10). */
+  maxProblems?: number;
 }
 
 /** The result of a run. */
@@ -161,6 +168,7 @@ export async function runSparkDriver(options: SparkRunOptions): Promise<SparkRun
     if (options.resultsTopic !== undefined) args.push("--results-topic", options.resultsTopic);
     if (options.allowMissingInput) args.push("--allow-missing-input");
     if (options.kafkaSlackMs !== undefined) args.push("--kafka-slack-ms", String(options.kafkaSlackMs));
+    if (options.maxProblems !== undefined) args.push("--max-problems", String(options.maxProblems));
     const run = await launch(args, options);
     const summary = run.summary;
     if (run.code !== 0 || summary === undefined || !summary.ok) throw driverError(run);
@@ -260,7 +268,7 @@ function jobArgs(work: string, options: { specs?: (PipelineSpec | string)[]; pla
   plans.forEach((p, i) => {
     const file = join(work, `plan-${i}.json`);
     const sql = p.sql ?? emitPlan(p.plan, new SparkDialect()).sql;
-    writeFileSync(file, JSON.stringify({ id: p.id, resultsTopic: p.resultsTopic, plan: p.plan, sql }));
+    writeFileSync(file, JSON.stringify({ id: p.id, resultsTopic: p.resultsTopic, runIds: p.runIds, versions: p.versions, plan: p.plan, sql }));
     args.push("--plan", file);
   });
   return args;
@@ -351,8 +359,8 @@ function readSegment(file: string): SparkSegmentResult {
   const members: SparkMember[] = [];
   for (const line of readFileSync(file, "utf8").split("\n")) {
     if (line.trim() === "") continue;
-    const row = JSON.parse(line) as { entity_id: string; metrics: Record<string, unknown> };
-    members.push({ id: row.entity_id, metrics: row.metrics });
+    const row = JSON.parse(line) as MemberMessage;
+    members.push({ id: row.entityId, metrics: row.metrics });
   }
   members.sort((a, b) => compareCodePoints(a.id, b.id));
   return { size: members.length, members };

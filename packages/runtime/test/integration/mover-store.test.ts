@@ -68,6 +68,20 @@ describe("MoverStore", () => {
     }
   });
 
+  it("numeric run ids compare as numbers: run 10 is newer than run 9, in the atomic and the chunked swap", async () => {
+    for (const atomicMaxMembers of [1_000, 1]) {
+      for (const order of [["9", "10"], ["10", "9"]] as const) {
+        const f = fixture({ atomicMaxMembers });
+        const t = targetOf(f.prefix, "s");
+        const results = [];
+        for (const id of order) results.push((await f.store.apply(f.makeRun("s", id, "2026-11-01T00:00:00Z", [`m${id}`, `x${id}`]), t, f.ctx)).status);
+        expect(await redis.hget(t.redis.metaKey, "runId")).toBe("10");
+        expect((await redis.smembers(t.redis.membersKey)).sort()).toEqual(["m10", "x10"]);
+        expect(results).toEqual(order[0] === "9" ? ["applied", "applied"] : ["applied", "stale"]);
+      }
+    }
+  });
+
   it("an entity hash shared by two segments lives as long as the longer TTL", async () => {
     const f = fixture();
     const long = targetOf(f.prefix, "long", 7_200);

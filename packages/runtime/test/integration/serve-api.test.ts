@@ -258,6 +258,37 @@ describe("seg serve: routes", () => {
     expect(r.body).not.toMatch(/route="\/v1\/segments\/high_value/);
   });
 
+  it("counts each answered request once in its route's series (HEAD and unknown paths too), and HEAD needs a token too", async () => {
+    const scrape = async () => (await server.app.inject({ method: "GET", url: "/metrics", headers: bearer(f.tokens.ops) })).body;
+    const labels = (method: string, route: string, status: number) => `method="${method}",route="${route}",status="${status}"`;
+    const value = (body: string, line: string) => {
+      const found = body.split("\n").find((l) => l.startsWith(`${line} `));
+      return found === undefined ? 0 : Number(found.slice(line.length + 1));
+    };
+    const seg = "/v1/segments/:segment";
+    const before = await scrape();
+    await get("/v1/segments/high_value");
+    await get("/v1/segments/high_value");
+    expect((await server.app.inject({ method: "HEAD", url: "/v1/segments/high_value" })).statusCode).toBe(401);
+    expect((await server.app.inject({ method: "HEAD", url: "/v1/segments/high_value", headers: consumer })).statusCode).toBe(200);
+    expect((await get("/v1/no/such/route")).status).toBe(404);
+    const after = await scrape();
+    const delta = (name: string, l: string) => value(after, `${name}{${l}}`) - value(before, `${name}{${l}}`);
+    expect(delta("seg_serve_http_requests_total", labels("GET", seg, 200))).toBe(2);
+    expect(delta("seg_serve_http_requests_total", labels("HEAD", seg, 401))).toBe(1);
+    expect(delta("seg_serve_http_requests_total", labels("HEAD", seg, 200))).toBe(1);
+    expect(delta("seg_serve_http_requests_total", labels("GET", "unmatched", 404))).toBe(1);
+    // The histogram agrees with the counter: +Inf bucket = count = requests; buckets never decrease.
+    const l = labels("GET", seg, 200);
+    const count = value(after, `seg_serve_http_request_duration_seconds_count{${l}}`);
+    expect(count).toBe(value(after, `seg_serve_http_requests_total{${l}}`));
+    expect(value(after, `seg_serve_http_request_duration_seconds_bucket{le="+Inf",${l}}`)).toBe(count);
+    const buckets = after.split("\n").filter((x) => x.startsWith("seg_serve_http_request_duration_seconds_bucket{") && x.includes(l)).map((x) => Number(x.split(" ").pop()));
+    expect(buckets.length).toBeGreaterThan(2);
+    expect(buckets).toEqual([...buckets].sort((a, b) => a - b));
+    expect(value(after, `seg_serve_http_request_duration_seconds_sum{${l}}`)).toBeGreaterThan(0);
+  });
+
   it("answers 503 from /readyz when Redis is down, and 503 (not 500) on data routes", async () => {
     const s2 = await f.server();
     s2.redis.disconnect();

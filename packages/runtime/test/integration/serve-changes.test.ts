@@ -171,6 +171,27 @@ describe("the change stream", () => {
     await expect(connect(base, `/v1/changes?segment=${"x".repeat(300)}`, f.tokens.consumer)).rejects.toThrow("status 400");
   });
 
+  it("answers an upgrade to a route that does not stream with a plain response, then closes the connection", async () => {
+    const { connect: tcp } = await import("node:net");
+    const { hostname, port } = new URL(base);
+    for (const [path, status] of [
+      ["/v1/segments", 200],
+      ["/v1/segments", 401],
+      ["/no/such/route", 404],
+    ] as const) {
+      const socket = tcp({ host: hostname, port: Number(port) });
+      let text = "";
+      socket.on("data", (d: Buffer) => (text += d.toString("latin1")));
+      const closed = new Promise<void>((r) => socket.on("close", () => r()));
+      const auth = status === 401 ? "" : `Authorization: Bearer ${f.tokens.consumer}\r\n`;
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${Buffer.alloc(16, 1).toString("base64")}\r\n${auth}\r\n`);
+      const timeout = new Promise<string>((r) => setTimeout(() => r("still open"), 3_000));
+      expect(await Promise.race([closed.then(() => "closed"), timeout]), path).toBe("closed");
+      expect(text.startsWith(`HTTP/1.1 ${status} `), text.slice(0, 40)).toBe(true);
+      socket.destroy();
+    }
+  });
+
   it("closes an open stream when its token is revoked", async () => {
     const t = await createToken(f.db, { name: "stream-user", role: "consumer", actor: "t", via: "test" });
     const c = await connect(base, "/v1/changes", t.token).catch(async () => {

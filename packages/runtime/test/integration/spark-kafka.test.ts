@@ -1,9 +1,10 @@
 /**
  * The Spark driver with Kafka on both ends (local broker: infra/kafka, started when needed): it
  * reads each source topic from `as_of - lookback` by message timestamp, takes the latest record
- * per key of a profile topic (a null value deletes), writes result rows keyed by entity id to a
- * results topic, then a completion marker per segment on every partition. The members must equal
- * the DuckDB engine's over the same data as files.
+ * per key of a profile topic (a null value deletes), writes the results contract's messages
+ * (contracts/messages.ts) to a results topic: members keyed by entity id, then one complete message
+ * per segment with its spec's version. The members must equal the DuckDB engine's over the same
+ * data as files.
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -11,7 +12,7 @@ import { join } from "node:path";
 import type { Admin, Kafka } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { evaluatePlan, type EvaluationResult } from "@seg/compiler/engine";
-import { createKafka } from "@seg/runtime";
+import { createKafka, parseResultMessage, type CompleteMessage } from "@seg/runtime";
 import { runSparkDriver, setupSpark } from "../../src/spark/index.js";
 import { ensureKafka } from "../support/kafka-broker.js";
 import { EXAMPLE_AS_OF, compileExampleProject, examplesData, normalizeMembers, type SparkExample } from "../support/spark-fixtures.js";
@@ -47,7 +48,7 @@ describe("the Spark driver over Kafka", () => {
   });
 
   it(
-    "reads only what the windows need, and writes rows then completion markers",
+    "reads only what the windows need, and writes members then complete messages",
     async () => {
       const specs = example.specs
         .filter((s) => SEGMENTS.includes(s.id))
@@ -105,42 +106,44 @@ describe("the Spark driver over Kafka", () => {
       expect(result.sources["customer"]).toMatchObject({ rows: 40, valid: 40 });
       expect(result.malformed["purchase"]).toBe(1);
 
-      // read the results topic back until every segment's marker arrived on both partitions
+      // read the results topic back until every segment's complete message arrived
       const consumer = kafka.consumer({ groupId: `seg-spark-test-${suffix}` });
       await consumer.connect();
       await consumer.subscribe({ topic: resultsTopic, fromBeginning: true });
       const members: Record<string, { id: string; metrics: Record<string, unknown> }[]> = {};
-      const markers: Record<string, { rows: number; partition: number; partitions: number }[]> = {};
-      let afterMarker = 0;
+      const markers: Record<string, CompleteMessage[]> = {};
+      const unparsed: string[] = [];
       const done = new Promise<void>((resolve) => {
         void consumer.run({
-          eachMessage: async ({ message, partition }) => {
-            const value = JSON.parse(message.value!.toString()) as Record<string, unknown>;
-            if (value["type"] === "complete") {
-              (markers[String(value["segment"])] ??= []).push({ rows: Number(value["rows"]), partition: Number(value["partition"]), partitions: Number(value["partitions"]) });
-              expect(partition).toBe(value["partition"]);
+          eachMessage: async ({ message }) => {
+            const text = message.value!.toString();
+            const value = parseResultMessage(text);
+            if (value === undefined) unparsed.push(text);
+            else if (value.type === "complete") {
+              (markers[value.segment] ??= []).push(value);
+              expect(message.key!.toString()).toBe(value.segment);
             } else {
-              expect(value).toMatchObject({ run_id: `run-${suffix}`, as_of: "2026-11-01T00:00:00Z" });
-              expect(message.key!.toString()).toBe(value["entity_id"]);
-              if ((markers[String(value["segment"])] ?? []).some((m) => m.partition === partition)) afterMarker += 1;
-              (members[String(value["segment"])] ??= []).push({ id: String(value["entity_id"]), metrics: value["metrics"] as Record<string, unknown> });
+              expect(value.runId).toBe(`run-${suffix}`);
+              expect(Object.keys(value).sort()).toEqual(["entityId", "metrics", "runId", "segment", "type"]);
+              expect(message.key!.toString()).toBe(value.entityId);
+              (members[value.segment] ??= []).push({ id: value.entityId, metrics: value.metrics });
             }
-            if (SEGMENTS.every((s) => (markers[s] ?? []).length === 2)) resolve();
+            // a run is all there once its complete message and `rows` distinct members arrived, on whatever partitions
+            const complete = (s: string) => markers[s]?.length === 1 && new Set((members[s] ?? []).map((m) => m.id)).size >= markers[s]![0]!.rows;
+            if (SEGMENTS.every(complete)) resolve();
           },
         });
       });
-      await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error(`markers seen: ${JSON.stringify(markers)}`)), 60_000))]);
+      await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error(`complete messages seen: ${JSON.stringify(markers)}`)), 60_000))]);
       await consumer.disconnect();
 
-      expect(afterMarker).toBe(0);
+      expect(unparsed).toEqual([]);
       for (const name of SEGMENTS) {
         const expected = duck.segments[name]!.members;
         const got = (members[name] ?? []).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
         expect(normalizeMembers(got), name).toEqual(normalizeMembers(expected));
-        expect(markers[name]!.map((m) => [m.rows, m.partitions]), name).toEqual([
-          [expected.length, 2],
-          [expected.length, 2],
-        ]);
+        const version = specs.find((s) => s.id === name)!.version;
+        expect(markers[name], name).toEqual([{ type: "complete", segment: name, runId: `run-${suffix}`, version, asOf: "2026-11-01T00:00:00.000Z", rows: expected.length }]);
         expect(result.segments[name]?.size).toBe(expected.length);
       }
     },

@@ -255,3 +255,40 @@ export function cliEnv(options: { schema: string; brokers: readonly string[]; to
     ...(options.redisPrefix ? { SEG_REDIS_PREFIX: options.redisPrefix } : {}),
   };
 }
+
+/** A key's content, comparable with `toEqual`: sorted members of a SET, fields of a HASH, a STRING's text. */
+export type DumpedValue = { set: string[] } | { hash: Record<string, string> } | { string: string } | { other: string };
+
+/** Every key under `prefix` with its content (TTLs left out). */
+export async function dumpRedis(redis: Redis, prefix: string): Promise<Record<string, DumpedValue>> {
+  const out: Record<string, DumpedValue> = {};
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+    cursor = next;
+    for (const key of keys) {
+      const type = await redis.type(key);
+      if (type === "set") out[key] = { set: (await redis.smembers(key)).sort() };
+      else if (type === "hash") out[key] = { hash: await redis.hgetall(key) };
+      else if (type === "string") out[key] = { string: (await redis.get(key)) ?? "" };
+      else if (type !== "none") out[key] = { other: type };
+    }
+  } while (cursor !== "0");
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+/** Polls `probe` every `everyMs` until it returns a value other than undefined (throws after `timeoutMs`). */
+export async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 60_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ""}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

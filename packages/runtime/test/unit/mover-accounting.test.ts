@@ -51,6 +51,13 @@ describe("compareRuns", () => {
     expect(compareRuns({ asOfMs: 1, runId: "a" }, { asOfMs: 1, runId: "b" })).toBeLessThan(0);
     expect(compareRuns({ asOfMs: 1, runId: "a" }, { asOfMs: 1, runId: "a" })).toBe(0);
   });
+
+  it("compares run ids made of digits as numbers, others as text", () => {
+    expect(compareRuns({ asOfMs: 1, runId: "9" }, { asOfMs: 1, runId: "10" })).toBeLessThan(0);
+    expect(compareRuns({ asOfMs: 1, runId: "100" }, { asOfMs: 1, runId: "99" })).toBeGreaterThan(0);
+    expect(compareRuns({ asOfMs: 1, runId: "12" }, { asOfMs: 1, runId: "13" })).toBeLessThan(0);
+    expect(compareRuns({ asOfMs: 1, runId: "r9" }, { asOfMs: 1, runId: "r10" })).toBeGreaterThan(0);
+  });
 });
 
 describe("RunTracker: completion accounting", () => {

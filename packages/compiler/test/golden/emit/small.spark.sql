@@ -42,16 +42,12 @@ flags_2 AS (
   FROM flags_1 AS b
 )
 SELECT
-  'high_value' AS segment,
+  o.segment AS segment,
   CAST(b.entity_id AS STRING) AS entity_id,
-  to_json(named_struct('total_spend', CASE WHEN abs(b.agg_1) < CAST('Infinity' AS DOUBLE) THEN b.agg_1 END), map('ignoreNullFields', 'false')) AS metrics
+  o.metrics AS metrics
 FROM flags_2 AS b
-WHERE b.in_1
-UNION ALL
-SELECT
-  'vip' AS segment,
-  CAST(b.entity_id AS STRING) AS entity_id,
-  to_json(named_struct('last_purchase', date_format(b.agg_4, 'yyyy-MM-dd\'T\'HH:mm:ss.SSS\'Z\''), 'days_idle', (CAST(unix_micros(CAST(:as_of AS TIMESTAMP)) - unix_micros(b.agg_4) AS DOUBLE) / 86400000000), 'note', 'it\'s \\ \u0024{x}'), map('ignoreNullFields', 'false')) AS metrics
-FROM flags_2 AS b
-WHERE b.in_2
+LATERAL VIEW inline(array_compact(array(
+  CASE WHEN b.in_1 THEN named_struct('segment', 'high_value', 'metrics', to_json(named_struct('total_spend', CASE WHEN abs(b.agg_1) < CAST('Infinity' AS DOUBLE) THEN b.agg_1 END), map('ignoreNullFields', 'false'))) END,
+  CASE WHEN b.in_2 THEN named_struct('segment', 'vip', 'metrics', to_json(named_struct('last_purchase', date_format(b.agg_4, 'yyyy-MM-dd\'T\'HH:mm:ss.SSS\'Z\''), 'days_idle', (CAST(unix_micros(CAST(:as_of AS TIMESTAMP)) - unix_micros(b.agg_4) AS DOUBLE) / 86400000000), 'note', 'it\'s \\ \u0024{x}'), map('ignoreNullFields', 'false'))) END
+))) o AS segment, metrics
 ORDER BY segment, entity_id

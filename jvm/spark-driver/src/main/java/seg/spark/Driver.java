@@ -125,6 +125,7 @@ public final class Driver {
     }
     for (var e : o.conf.entrySet()) b.config(e.getKey(), e.getValue());
     SparkSession spark = b.getOrCreate();
+    CaseFunctions.register(spark); // seg_upper, seg_lower: the emitted SQL calls them
     if ("true".equalsIgnoreCase(spark.conf().get("spark.sql.parser.escapedStringLiterals", "false"))) {
       LOG.warn("spark.sql.parser.escapedStringLiterals=true changes the meaning of seg's string literals: setting it to false");
       spark.conf().set("spark.sql.parser.escapedStringLiterals", "false");
