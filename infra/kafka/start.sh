@@ -46,7 +46,11 @@ sed -e "s|@PORT@|$KAFKA_PORT|g" -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g
   "$KAFKA_DIR/server.properties" >"$KAFKA_WORK/server.properties"
 
 # A cluster id is a random UUID in URL-safe base64 without padding (22 characters).
-cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+# One that starts with '-' would be read as an option (Kafka's own Uuid.randomUuid skips those too).
+cluster_id="-"
+while [ "${cluster_id:0:1}" = "-" ]; do
+  cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+done
 storage_tool="$(kafka_main_class "$cp" org.apache.kafka.tools.StorageTool kafka.tools.StorageTool)"
 if [ "$keep" = 0 ] && ! java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -cp "$cp" $KAFKA_LOG4J "$storage_tool" format -t "$cluster_id" -c "$KAFKA_WORK/server.properties" --standalone \
     >"$KAFKA_WORK/format.log" 2>&1; then
