@@ -107,3 +107,6 @@ export { PIPELINE_SPEC_VERSION, buildPipelineSpec, redisKeys, sourceLookback } f
 export type { OutputSettings, PipelineSource, PipelineSpec } from "./pipeline/pipeline-spec.js";
 export { DEFAULT_REDIS_PREFIX, buildPipelines, outputSettings } from "./pipeline/build-pipelines.js";
 export { validatePipelineSpec } from "./pipeline/validate-spec.js";
+
+/** The order both SQL engines sort text in. */
+export { compareCodePoints } from "./code-point-order.js";

@@ -3,6 +3,7 @@
  * runs the plan's DuckDB SQL as a prepared statement with `as_of` bound, and returns members and
  * metrics per output segment. It never throws on bad input: problems come back as data.
  */
+import { compareCodePoints } from "../code-point-order.js";
 import { DuckDBInstance, DuckDBTimestampValue, type DuckDBConnection, type DuckDBValue } from "@duckdb/node-api";
 import type { PlanIR } from "../ir.js";
 import type { SchemaRegistry } from "../schema-registry.js";
@@ -97,19 +98,6 @@ export async function runSql(connection: DuckDBConnection, sql: string, params: 
   }
 }
 
-/** Compares strings by Unicode code point (the order of both SQL engines), not UTF-16 unit. */
-export function compareCodePoints(a: string, b: string): number {
-  const ia = a[Symbol.iterator]();
-  const ib = b[Symbol.iterator]();
-  for (;;) {
-    const x = ia.next();
-    const y = ib.next();
-    if (x.done || y.done) return x.done && y.done ? 0 : x.done ? -1 : 1;
-    const cx = x.value.codePointAt(0)!;
-    const cy = y.value.codePointAt(0)!;
-    if (cx !== cy) return cx < cy ? -1 : 1;
-  }
-}
 
 /** Evaluates every output segment of `plan` over the data in `options.dataDir` at `options.asOf`. */
 export async function evaluatePlan(plan: PlanIR, options: EvaluateOptions): Promise<EvaluationResult> {

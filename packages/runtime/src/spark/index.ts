@@ -4,7 +4,7 @@
  */
 export { DEFAULT_SPARK_JVM_OPTIONS, ensureSpark, findRepoRoot, setupSpark } from "./spark-setup.js";
 export type { SparkSetup } from "./spark-setup.js";
-export { SparkDriverError, analyzeSparkSql, compareCodePoints, runSparkDriver } from "./spark-driver.js";
+export { SparkDriverError, analyzeSparkSql, runSparkDriver } from "./spark-driver.js";
 export type {
   SparkAnalysis,
   SparkAnalyzeOptions,

@@ -11,7 +11,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { emitPlan, SparkDialect, type PipelineSpec } from "@seg/compiler";
+import { compareCodePoints, emitPlan, SparkDialect, type PipelineSpec } from "@seg/compiler";
 import type { MemberMessage } from "../contracts/messages.js";
 import { ensureSpark, type SparkSetup } from "./spark-setup.js";
 
@@ -366,16 +366,3 @@ function readSegment(file: string): SparkSegmentResult {
   return { size: members.length, members };
 }
 
-/** Orders strings by Unicode code point (both SQL engines' order), not by UTF-16 unit. */
-export function compareCodePoints(a: string, b: string): number {
-  const ia = a[Symbol.iterator]();
-  const ib = b[Symbol.iterator]();
-  for (;;) {
-    const x = ia.next();
-    const y = ib.next();
-    if (x.done || y.done) return x.done && y.done ? 0 : x.done ? -1 : 1;
-    const cx = x.value.codePointAt(0)!;
-    const cy = y.value.codePointAt(0)!;
-    if (cx !== cy) return cx < cy ? -1 : 1;
-  }
-}
