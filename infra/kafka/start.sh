@@ -16,15 +16,23 @@ flock -w "$((timeout + 120))" 9 || { echo "kafka: another start still holds $KAF
 
 cp="$(kafka_classpath)"
 
-if kafka_port_open; then
+# Something accepts connections on the port. A broker answers; a broker that was just killed can
+# still hold its socket for a while (a JVM blocked in disk I/O dies only when the I/O ends), so a
+# port that neither answers nor frees up is given until the timeout before this start gives up.
+while kafka_port_open; do
   if kafka_ready "$KAFKA_BOOTSTRAP" 10 "$cp" >/dev/null; then
     echo "kafka: already running on $KAFKA_BOOTSTRAP"
     echo "$KAFKA_BOOTSTRAP"
     exit 0
   fi
-  echo "kafka: port $KAFKA_PORT is taken by something that does not answer as a Kafka broker" >&2
-  exit 1
-fi
+  if [ $((SECONDS - started)) -ge "$timeout" ]; then
+    echo "kafka: port $KAFKA_PORT is taken by something that does not answer as a Kafka broker (waited $((SECONDS - started)) s):" >&2
+    ss -tanp "( sport = :$KAFKA_PORT )" >&2 2>/dev/null || true
+    exit 1
+  fi
+  echo "kafka: port $KAFKA_PORT is taken but does not answer as a Kafka broker; waiting for it" >&2
+  sleep 1
+done
 
 if pid="$(kafka_running_pid)"; then
   # Our broker is alive but not listening: wedged or still starting. Start over.

@@ -69,7 +69,11 @@ describe("the live status view", () => {
       stdin: term.stdin,
       stderr: term.stderr,
     });
-    await new Promise((r) => setTimeout(r, 400));
+    // Ink and React load on first use: on a busy machine the first frame can take a while.
+    const deadline = Date.now() + 15_000;
+    while (!(loads > 0 && term.text().includes("2026-11-01 00:00:02Z")) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     expect(loads).toBeGreaterThan(0);
     const shown = term.text();
     expect(shown).toContain("pipelines in schema seg (postgres://127.0.0.1:5432/test): 2 active, 0 retired");

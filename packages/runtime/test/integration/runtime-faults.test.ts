@@ -247,10 +247,21 @@ class OwnBroker {
     await consumer.disconnect();
   }
 
-  /** Kills the broker (SIGKILL: a crash, no controlled shutdown). */
-  kill(): void {
+  /**
+   * Kills the broker (SIGKILL: a crash, no controlled shutdown) and waits until the process is gone
+   * (or a zombie): a JVM blocked in disk I/O holds its port until the I/O ends.
+   */
+  async kill(): Promise<void> {
     const pid = Number(readFileSync(join(this.work, "kafka.pid"), "utf8").trim());
     process.kill(pid, "SIGKILL");
+    const gone = () => {
+      try {
+        return readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").startsWith("Z");
+      } catch {
+        return true;
+      }
+    };
+    await until(async () => (gone() ? true : undefined), `the killed broker (pid ${pid}) to exit`, 60_000, 100);
   }
 
   async remove(): Promise<void> {
@@ -445,7 +456,7 @@ describe("the runtime recovers from faults of its services", () => {
       await ownProducer.disconnect();
       ownProducer = undefined;
 
-      broker.kill();
+      await broker.kill();
       const down = Date.now();
       // Jobs keep falling due while the broker is down.
       await until(async () => ((await c.runs()).some((r) => r.status === "failed") || Date.now() - down > 8_000 ? true : undefined), "a job while Kafka is down", 30_000, 250);
