@@ -39,7 +39,8 @@ export function pipelineRows(status: RuntimeStatus): string[][] {
     rows.push([
       p.segment,
       p.shortVersion,
-      p.status,
+      // A retired segment's Redis keys are deleted by the runtime; until then they are still served.
+      p.status === "retired" ? `retired (keys ${p.redisCleanup ?? "pending"})` : p.status,
       formatRefresh(p.refreshSeconds),
       r?.status ?? "never",
       r ? formatTime(r.startedAt) : "-",

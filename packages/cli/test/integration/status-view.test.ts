@@ -87,6 +87,19 @@ describe("the live status view", () => {
     await view;
   });
 
+  it("plain text says whether a retired segment's Redis keys are deleted yet", () => {
+    const s = status(5, "2026-11-01T00:00:00.000Z");
+    const [a, b] = s.pipelines;
+    s.pipelines = [
+      { ...a!, status: "retired", size: null, redisCleanup: "pending" },
+      { ...b!, status: "retired", size: null, redisCleanup: "deleted" },
+    ];
+    const lines = formatStatus(s).split("\n");
+    expect(lines[0]).toContain("0 active, 2 retired");
+    expect(lines.find((l) => l.startsWith("high_value"))).toMatch(/ retired \(keys pending\) /);
+    expect(lines.find((l) => l.startsWith("churned"))).toMatch(/ retired \(keys deleted\) /);
+  });
+
   it("plain text has the same tables", () => {
     const text = formatStatus(status(5, "2026-11-01T00:00:00.000Z"));
     expect(text.split("\n").slice(0, 4)).toEqual([

@@ -3,7 +3,7 @@
  * job's `as_of` and write each segment's members to the results topic.
  */
 import type { ActivePipeline } from "./active-pipelines.js";
-import type { PlanIR } from "./merge-plans.js";
+import { sourceLookback } from "@seg/compiler";
 
 /** The engines a job can run on. */
 export type EngineName = "embedded" | "spark";
@@ -56,18 +56,12 @@ export interface Executor {
  */
 export function retentionOf(pipelines: readonly ActivePipeline[]): Map<string, number | null> {
   const out = new Map<string, number | null>();
-  const need = (name: string, ms: number | null) => {
-    if (!out.has(name)) out.set(name, ms);
-    else {
-      const prev = out.get(name)!;
-      out.set(name, prev === null || ms === null ? null : Math.max(prev, ms));
-    }
-  };
   for (const p of pipelines) {
-    const plan: PlanIR = p.spec.plan;
-    for (const a of plan.aggregates) need(a.source, a.window.olderMs);
-    if (plan.universe.kind === "events") for (const s of plan.universe.sources) need(s, null);
+    for (const [source, ms] of sourceLookback(p.spec.plan)) {
+      const prev = out.get(source);
+      if (prev === null) continue;
+      out.set(source, ms === null ? null : Math.max(prev ?? 0, ms));
+    }
   }
-  for (const p of pipelines) for (const s of p.spec.plan.sources) if (s.kind === "profile") out.delete(s.name);
   return out;
 }
