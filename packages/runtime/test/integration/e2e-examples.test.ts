@@ -4,72 +4,24 @@
  * Redis), then every example segment's members (and carried metrics) in Redis equal `seg eval`
  * of the same events at the same as_of.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { PipelineSpec } from "@seg/compiler";
-import { TestDatabase } from "../support/deploy-fixtures.js";
-import {
-  cliEnv,
-  compileSpecs,
-  copyExamples,
-  deleteRedisPrefix,
-  deploySpecs,
-  ensureRunnerServices,
-  evalProject,
-  produceExamples,
-  redisUrl,
-  runBuiltCli,
-  setMembers,
-  testOutputs,
-  testProducer,
-  unique,
-  type ExampleCopy,
-} from "../support/runner-fixtures.js";
+import { DeployedExamples, evalProject, runBuiltCli, setMembers } from "../support/runner-fixtures.js";
 
 const AS_OF = "2026-11-01T00:00:00.000Z";
 
 describe("the example project end to end", () => {
-  const database = new TestDatabase();
-  const name = unique("e2e");
-  const topicPrefix = `${name}.`;
-  const redisPrefix = `${name}:`;
-  const outputs = testOutputs(topicPrefix, redisPrefix);
-  let brokers: string[];
-  let copy: ExampleCopy;
-  let specs: PipelineSpec[];
-  let redis: Redis;
-  let stateDir: string;
+  const project = new DeployedExamples("e2e");
+  const { database } = project;
 
   beforeAll(async () => {
-    brokers = await ensureRunnerServices();
-    copy = copyExamples(topicPrefix);
-    stateDir = mkdtempSync(join(tmpdir(), "seg-runner-state-"));
-    const compiled = compileSpecs(copy.dir, outputs);
-    specs = compiled.specs;
-    const db = await database.connect();
-    await deploySpecs(db, specs, compiled.schemas);
-    const producer = await testProducer(brokers);
-    try {
-      await produceExamples(producer, copy);
-    } finally {
-      await producer.disconnect();
-    }
-    redis = new Redis(redisUrl);
+    await project.setUp();
   }, 180_000);
-
-  afterAll(async () => {
-    await deleteRedisPrefix(redis, redisPrefix).catch(() => {});
-    redis.disconnect();
-    await database.cleanup();
-    copy?.remove();
-    rmSync(stateDir, { recursive: true, force: true });
-  });
+  afterAll(() => project.cleanUp());
 
   it("Redis holds, for every example segment, exactly what seg eval gives", async () => {
-    const env = cliEnv({ schema: database.schema, brokers, topicPrefix, stateDir, redisPrefix });
+    const { specs, copy, redis } = project;
+    const stateDir = project.tempDir("runner-state");
+    const env = project.cliEnv(stateDir);
     const r = await runBuiltCli(["run", "runtime", "--once", "--as-of", AS_OF, "--metrics-port", "0"], env, { cwd: stateDir, timeoutMs: 200_000 });
     expect(r.code, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`).toBe(0);
     if (process.env["SEG_TEST_DEBUG"]) console.log(r.stdout, r.stderr);
@@ -92,7 +44,7 @@ describe("the example project end to end", () => {
       }
     }
 
-    const db = await database.connect();
+    const db = project.db;
     const runs = await db.client.query<{ segment: string; status: string; as_of: Date; rows: string; engine: string }>(
       `SELECT segment, status, as_of, rows, engine FROM "${database.schema}".runs ORDER BY segment`,
     );

@@ -4,39 +4,18 @@
  * `seg status` prints JSON (its shape), plain text when piped, and clear errors when PostgreSQL or
  * Redis cannot be reached.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PipelineSpec, SegSchema } from "@seg/compiler";
 import { maskUrl, type RuntimeStatus, type SegDb } from "@seg/runtime";
-import { TestDatabase, databaseUrl } from "../support/deploy-fixtures.js";
-import {
-  cliEnv,
-  compileSpecs,
-  copyExamples,
-  deleteRedisPrefix,
-  deploySpecs,
-  ensureRunnerServices,
-  produceExamples,
-  redisUrl,
-  runBuiltCli,
-  spawnBuiltCli,
-  testOutputs,
-  testProducer,
-  unique,
-  type ExampleCopy,
-} from "../support/runner-fixtures.js";
+import { databaseUrl } from "../support/deploy-fixtures.js";
+import { DeployedExamples, deploySpecs, runBuiltCli, spawnBuiltCli, type ExampleCopy } from "../support/runner-fixtures.js";
 
 const AS_OF = "2026-11-01T00:00:00.000Z";
 
 describe("seg run runtime and seg status", () => {
-  const database = new TestDatabase();
-  const name = unique("cli");
-  const topicPrefix = `${name}.`;
-  const redisPrefix = `${name}:`;
-  let brokers: string[];
+  const project = new DeployedExamples("cli");
+  const { database } = project;
   let copy: ExampleCopy;
   let specs: PipelineSpec[];
   let schemas: SegSchema[];
@@ -46,31 +25,18 @@ describe("seg run runtime and seg status", () => {
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    brokers = await ensureRunnerServices();
-    copy = copyExamples(topicPrefix);
-    ({ specs, schemas } = compileSpecs(copy.dir, testOutputs(topicPrefix, redisPrefix)));
-    db = await database.connect();
-    await deploySpecs(db, specs, schemas);
-    const producer = await testProducer(brokers);
-    try {
-      await produceExamples(producer, copy);
+    await project.setUp({
       // One event the schema rejects: a dead letter.
-      await producer.send({ topic: copy.topics.get("purchase")!, messages: [{ value: '{"event_id":"bad","customer_id":"c001"}' }] });
-    } finally {
-      await producer.disconnect();
-    }
-    redis = new Redis(redisUrl);
-    stateDir = mkdtempSync(join(tmpdir(), "seg-runner-cli-"));
-    env = cliEnv({ schema: database.schema, brokers, topicPrefix, stateDir, redisPrefix });
+      more: async (producer, c) => {
+        await producer.send({ topic: c.topics.get("purchase")!, messages: [{ value: '{"event_id":"bad","customer_id":"c001"}' }] });
+      },
+    });
+    ({ copy, specs, schemas, db, redis } = project);
+    stateDir = project.tempDir("runner-cli");
+    env = project.cliEnv(stateDir);
   }, 180_000);
 
-  afterAll(async () => {
-    await deleteRedisPrefix(redis, redisPrefix).catch(() => {});
-    redis.disconnect();
-    await database.cleanup();
-    copy?.remove();
-    rmSync(stateDir, { recursive: true, force: true });
-  });
+  afterAll(() => project.cleanUp());
 
   const unfinished = async () => Number((await db.client.query(`SELECT count(*) AS n FROM "${database.schema}".runs WHERE status IN ('queued', 'running')`)).rows[0].n);
 

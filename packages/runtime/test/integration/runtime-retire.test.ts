@@ -5,10 +5,7 @@
  * staging and temporary keys of it) and nothing else, and records it in the audit log. A cleanup
  * cut short is finished by the next start; a very large set is deleted in batches.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PipelineSpec } from "@seg/compiler";
 import {
@@ -25,24 +22,8 @@ import {
   type Runtime,
   type SegDb,
 } from "@seg/runtime";
-import { TestDatabase, databaseUrl } from "../support/deploy-fixtures.js";
-import {
-  compileSpecs,
-  copyExamples,
-  deleteRedisPrefix,
-  deploySpecs,
-  dumpRedis,
-  ensureRunnerServices,
-  evalProject,
-  produceExamples,
-  redisUrl,
-  testOutputs,
-  testProducer,
-  unique,
-  until,
-  type DumpedValue,
-  type ExampleCopy,
-} from "../support/runner-fixtures.js";
+import { databaseUrl } from "../support/deploy-fixtures.js";
+import { DeployedExamples, deploySpecs, dumpRedis, evalProject, redisUrl, until, type DumpedValue, type ExampleCopy } from "../support/runner-fixtures.js";
 
 const AS_OF = "2026-11-01T00:00:00.000Z";
 
@@ -64,11 +45,8 @@ function withoutSegment(before: Record<string, DumpedValue>, spec: PipelineSpec,
 }
 
 describe("retiring a segment deletes its Redis keys", () => {
-  const database = new TestDatabase();
-  const name = unique("retire");
-  const topicPrefix = `${name}.`;
-  const prefix = `${name}:`;
-  const outputs = testOutputs(topicPrefix, prefix);
+  const project = new DeployedExamples("retire");
+  const { database, redisPrefix: prefix, outputs } = project;
   let brokers: string[];
   let copy: ExampleCopy;
   let keep: PipelineSpec;
@@ -76,12 +54,10 @@ describe("retiring a segment deletes its Redis keys", () => {
   let schemas: Parameters<typeof deploySpecs>[2];
   let redis: Redis;
   let db: SegDb;
-  const dirs: string[] = [];
   const runtimes: Runtime[] = [];
 
   const start = async (cleanupRetired: Parameters<typeof startRuntime>[0]["cleanupRetired"] = { batchSize: 3 }) => {
-    const stateDir = mkdtempSync(join(tmpdir(), "seg-retire-state-"));
-    dirs.push(stateDir);
+    const stateDir = project.tempDir("retire-state");
     const rt = await startRuntime({
       databaseUrl,
       schema: database.schema,
@@ -116,30 +92,15 @@ describe("retiring a segment deletes its Redis keys", () => {
     }, "the mover's follow-up work");
 
   beforeAll(async () => {
-    brokers = await ensureRunnerServices();
-    copy = copyExamples(topicPrefix);
-    const compiled = compileSpecs(copy.dir, outputs);
-    keep = compiled.specs.find((s) => s.id === "high_value")!;
-    gone = compiled.specs.find((s) => s.id === "cart_abandoners")!;
-    schemas = compiled.schemas;
-    db = await database.connect();
-    await deploySpecs(db, [keep, gone], schemas);
-    const producer = await testProducer(brokers);
-    try {
-      await produceExamples(producer, copy, { valid: true });
-    } finally {
-      await producer.disconnect();
-    }
-    redis = new Redis(redisUrl);
+    await project.setUp({ select: (specs) => specs.filter((s) => s.id === "high_value" || s.id === "cart_abandoners"), valid: true });
+    ({ brokers, copy, schemas, redis, db } = project);
+    keep = project.spec("high_value");
+    gone = project.spec("cart_abandoners");
   }, 120_000);
 
   afterAll(async () => {
     for (const rt of runtimes) await rt.stop().catch(() => {});
-    await deleteRedisPrefix(redis, prefix).catch(() => {});
-    redis.disconnect();
-    await database.cleanup();
-    copy?.remove();
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    await project.cleanUp();
   });
 
   it("the running runtime deletes exactly the retired segment's keys and fields, and records it", async () => {

@@ -13,7 +13,7 @@ import { Redis } from "ioredis";
 import type { Producer } from "kafkajs";
 import { buildPipelines, compileProject, type PipelineSpec, type SegSchema } from "@seg/compiler";
 import { createKafka, deployProject, validTopic, type SegDb } from "@seg/runtime";
-import { databaseUrl, repoRoot } from "./deploy-fixtures.js";
+import { TestDatabase, databaseUrl, repoRoot } from "./deploy-fixtures.js";
 import { ensureKafka } from "./kafka-broker.js";
 
 export { databaseUrl, repoRoot } from "./deploy-fixtures.js";
@@ -290,5 +290,91 @@ export async function until<T>(probe: () => Promise<T | undefined>, what: string
     }
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ""}`);
     await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Options of {@link DeployedExamples.setUp}. */
+export interface DeployedExamplesOptions {
+  /** The specs to deploy (default: all of them). */
+  select?: (specs: PipelineSpec[]) => PipelineSpec[];
+  /** Produce to the validated topics instead of the raw ones (no ingestion needed). */
+  valid?: boolean;
+  /** More messages, sent with the same producer after the example events. */
+  more?: (producer: Producer, copy: ExampleCopy) => Promise<void>;
+}
+
+/**
+ * The example project with topics, a Redis prefix and a database schema of its own: compiled,
+ * deployed, its events produced. {@link cleanUp} removes all of it, with the folders of
+ * {@link tempDir}.
+ */
+export class DeployedExamples {
+  readonly database = new TestDatabase();
+  readonly name: string;
+  readonly topicPrefix: string;
+  readonly redisPrefix: string;
+  readonly outputs: TestOutputs;
+  brokers: string[] = [];
+  copy!: ExampleCopy;
+  /** Every compiled spec (deployed or not). */
+  specs: PipelineSpec[] = [];
+  schemas: SegSchema[] = [];
+  db!: SegDb;
+  redis!: Redis;
+  private readonly dirs: string[] = [];
+
+  constructor(label: string) {
+    this.name = unique(label);
+    this.topicPrefix = `${this.name}.`;
+    this.redisPrefix = `${this.name}:`;
+    this.outputs = testOutputs(this.topicPrefix, this.redisPrefix);
+  }
+
+  /** Starts the services if needed, then compiles, deploys and produces (see the options). */
+  async setUp(options: DeployedExamplesOptions = {}): Promise<this> {
+    this.brokers = await ensureRunnerServices();
+    this.copy = copyExamples(this.topicPrefix);
+    ({ specs: this.specs, schemas: this.schemas } = compileSpecs(this.copy.dir, this.outputs));
+    this.db = await this.database.connect();
+    await deploySpecs(this.db, options.select ? options.select(this.specs) : this.specs, this.schemas);
+    const producer = await testProducer(this.brokers);
+    try {
+      await produceExamples(producer, this.copy, { valid: options.valid });
+      await options.more?.(producer, this.copy);
+    } finally {
+      await producer.disconnect();
+    }
+    this.redis = new Redis(redisUrl);
+    return this;
+  }
+
+  /** The spec of `segment`. */
+  spec(segment: string): PipelineSpec {
+    const spec = this.specs.find((s) => s.id === segment);
+    if (spec === undefined) throw new Error(`no example segment ${segment}`);
+    return spec;
+  }
+
+  /** A new temporary folder, removed by {@link cleanUp}. */
+  tempDir(label: string): string {
+    const dir = mkdtempSync(join(tmpdir(), `seg-${label}-`));
+    this.dirs.push(dir);
+    return dir;
+  }
+
+  /** The environment of the built CLI for this project (state in `stateDir`). */
+  cliEnv(stateDir: string): Record<string, string> {
+    return cliEnv({ schema: this.database.schema, brokers: this.brokers, topicPrefix: this.topicPrefix, stateDir, redisPrefix: this.redisPrefix });
+  }
+
+  /** Deletes the Redis keys, drops the schema, removes the copy and the folders. */
+  async cleanUp(): Promise<void> {
+    if (this.redis !== undefined) {
+      await deleteRedisPrefix(this.redis, this.redisPrefix).catch(() => {});
+      this.redis.disconnect();
+    }
+    await this.database.cleanup();
+    this.copy?.remove();
+    for (const d of this.dirs) rmSync(d, { recursive: true, force: true });
   }
 }
