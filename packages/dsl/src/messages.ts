@@ -72,6 +72,7 @@ export const MESSAGES = {
   settingOutOfRange: def("SEG056", "setting-out-of-range", "error", "{0}"),
   filterNotPerEvent: def("SEG057", "filter-not-per-event", "error", "{0} cannot be used in an aggregate filter: a filter sees only the fields of each event, constants and literals"),
   unportableRegex: def("SEG058", "unportable-regex", "error", "this regular expression would not mean the same on every engine: {0}"),
+  regexNotConstant: def("SEG059", "regex-not-constant", "error", "the pattern of `matches` must be a constant string: a literal, or a `const` whose value is one"),
   // --- schemas and project ------------------------------------------------------------------
   schemaInvalid: def("SEG070", "schema-invalid", "error", "{0}"),
   schemaUnreadable: def("SEG071", "schema-unreadable", "error", "cannot read schema: {0}"),

@@ -128,6 +128,11 @@ export function checkStringTest(ctx: CheckContext, scope: Scope, e: A.StringTest
       if (unportable !== undefined || problem !== undefined) {
         failed = true;
       }
+    } else if (!lit) {
+      ctx.report(scope.file, "regexNotConstant", pattern.span, [], {
+        hints: ["each engine reads a pattern with its own regex dialect; seg checks and translates a pattern it knows, so one taken from the data could match differently on DuckDB and Spark"],
+      });
+      failed = true;
     }
   }
   if (failed) return errorNode(e.span);
