@@ -24,7 +24,7 @@ export type { SparkExecutorOptions } from "./spark-executor.js";
 export { readDeployedSchemas, schemasKey } from "./deployed-schemas.js";
 export type { DeployedSchemaRef } from "./deployed-schemas.js";
 export { DEFAULT_STATE_DIR, startRuntime } from "./runtime.js";
-export { CLEANUP_AUDIT_ACTION, RetiredCleaner, cleanupRetiredSegment, createCleanupMetrics, escapeGlob, readRetiredPipelines, recordCleanup } from "./retired-cleanup.js";
+export { CLEANUP_AUDIT_ACTION, RetiredCleaner, cleanupRetiredSegment, createCleanupMetrics, escapeGlob, pendingExitsKey, readRetiredPipelines, recordCleanup, retirementChange } from "./retired-cleanup.js";
 export type { CleanupMetrics, CleanupOptions, CleanupResult, RetiredCleanerOptions, RetiredPipeline, SqlRunner } from "./retired-cleanup.js";
 export type { RunRecord, Runtime, RuntimeOptions, RuntimeSummary } from "./runtime.js";
 export { RedisUnreachableError, connectStatusRedis, readRuntimeStatus } from "./status.js";

@@ -5,7 +5,11 @@
  * - its members SET, emptied in batches by a script that pops `batchSize` members and removes the
  *   segment's field from each one's entity hash (the customer's segments and metrics) in the same
  *   atomic step, so a cleanup cut short (a crash, Redis down) leaves every remaining field
- *   reachable from the remaining members, and the next attempt finishes the job;
+ *   reachable from the remaining members, and the next attempt finishes the job. Each member
+ *   popped leaves the segment: with `exits`, the same step PUBLISHes an `exit` change on the
+ *   segment's pub/sub channel and notes the member in a pending SET, which is sent to the changes
+ *   topic and then deleted before the next batch (a cleanup cut short sends it first on the next
+ *   attempt: at least once, like the mover's changes);
  * - the mover's working keys of the segment: temporary sets of an apply cut short (popped the same
  *   way: their members may carry the field too), staging hashes, the post-swap record and its
  *   outbox entry;
@@ -26,6 +30,7 @@ import type { Redis } from "ioredis";
 import type { Counter, Gauge, Registry } from "prom-client";
 import { quoteIdent } from "../db/connection.js";
 import { retiredRedisKeys, type RetiredRedisKeys } from "../deploy/plan.js";
+import { changesChannel, type ChangeMessage } from "../contracts/messages.js";
 import { outboxKey, postSwapKey } from "../mover/keys.js";
 import { isMissingTables } from "./active-pipelines.js";
 import { errorMessage, silentLog, type RunnerLog } from "./log.js";
@@ -136,6 +141,22 @@ for _, id in ipairs(ids) do n = n + redis.call('HDEL', ARGV[2] .. id, ARGV[3]) e
 return {#ids, n}
 `;
 
+/**
+ * KEYS: a SET of entity ids, the pending-exits SET. ARGV: count, entity key prefix, segment,
+ * channel, runId, asOf. As POP_MEMBERS, and each member popped leaves: an exit change PUBLISHed on
+ * `channel` and the member added to the pending SET (sent to Kafka by the caller).
+ */
+const POP_MEMBERS_EXITING = `
+local ids = redis.call('SPOP', KEYS[1], ARGV[1])
+local n = 0
+for _, id in ipairs(ids) do
+  n = n + redis.call('HDEL', ARGV[2] .. id, ARGV[3])
+  redis.call('SADD', KEYS[2], id)
+  redis.call('PUBLISH', ARGV[4], cjson.encode({segment = ARGV[3], entityId = id, change = 'exit', runId = ARGV[5], asOf = ARGV[6]}))
+end
+return {#ids, n}
+`;
+
 /** KEYS: entity hashes. ARGV: segment. Removes the segment's field from each; returns how many were there. */
 const DROP_FIELDS = `
 local n = 0
@@ -145,12 +166,14 @@ return n
 
 type Scripts = {
   segCleanupPop(key: string, count: number, entityKeyPrefix: string, segment: string): Promise<[number, number]>;
+  segCleanupPopExiting(key: string, pending: string, count: number, entityKeyPrefix: string, segment: string, channel: string, runId: string, asOf: string): Promise<[number, number]>;
   segCleanupDropFields(n: number, ...args: string[]): Promise<number>;
 };
 
 function scripts(redis: Redis): Scripts {
   const r = redis as unknown as Record<string, unknown>;
   if (typeof r["segCleanupPop"] !== "function") redis.defineCommand("segCleanupPop", { lua: POP_MEMBERS, numberOfKeys: 1 });
+  if (typeof r["segCleanupPopExiting"] !== "function") redis.defineCommand("segCleanupPopExiting", { lua: POP_MEMBERS_EXITING, numberOfKeys: 2 });
   if (typeof r["segCleanupDropFields"] !== "function") redis.defineCommand("segCleanupDropFields", { lua: DROP_FIELDS });
   return redis as unknown as Scripts;
 }
@@ -175,6 +198,25 @@ export interface CleanupOptions {
   keepGoing?: () => boolean;
   /** Called after each batch (tests stop a cleanup half-way here). */
   onBatch?: (step: "members" | "temporary" | "staging" | "sweep", count: number) => void | Promise<void>;
+  /**
+   * Announce the members' exits (see the file comment): `send` puts changes on the changes topic;
+   * they carry `runId` and `asOf` (see {@link retirementChange}). Without it, members leave silently.
+   */
+  exits?: { send(changes: ChangeMessage[]): Promise<void>; runId: string; asOf: string };
+}
+
+/**
+ * The runId and asOf of the exit changes of a segment retired by deploy `deployId` at `retiredAt`:
+ * `retired-<deployId>`; a cleanup again at `again` (a run applied after the retirement put members
+ * back) gets `retired-<deployId>-<ms>`, so its exits are not taken for repeats of the first ones.
+ */
+export function retirementChange(deployId: number, retiredAt: Date, again?: Date): { runId: string; asOf: string } {
+  return { runId: again === undefined ? `retired-${deployId}` : `retired-${deployId}-${again.getTime()}`, asOf: (again ?? retiredAt).toISOString() };
+}
+
+/** The SET of members popped whose exit is not on the changes topic yet. */
+export function pendingExitsKey(prefix: string, segment: string): string {
+  return `${prefix}retired:exits:${segment}`;
 }
 
 /** Keys under `pattern` whose name (after `head`) matches `tail`, in SCAN steps of `count`. */
@@ -201,11 +243,26 @@ export async function cleanupRetiredSegment(retired: Pick<RetiredPipeline, "segm
   const stop = () => options.keepGoing !== undefined && !options.keepGoing();
   const finish = (status: CleanupResult["status"]) => ({ ...result, status, durationMs: Date.now() - started });
 
-  /** Empties a SET of entity ids, removing the segment's field of each. */
+  const exits = options.exits;
+  const pending = pendingExitsKey(prefix, segment);
+  /** Sends the pending exits to the changes topic, then forgets them. */
+  const sendPending = async (): Promise<void> => {
+    if (exits === undefined) return;
+    const ids = await redis.smembers(pending);
+    if (ids.length === 0) return;
+    await exits.send(ids.sort().map((entityId) => ({ segment, entityId, change: "exit", runId: exits.runId, asOf: exits.asOf })));
+    await redis.unlink(pending);
+  };
+
+  /** Empties a SET of entity ids, removing the segment's field of each (members: announcing their exits). */
   const drain = async (key: string, step: "members" | "temporary"): Promise<boolean> => {
     for (;;) {
       if (stop()) return false;
-      const [popped, fields] = await run.segCleanupPop(key, batch, entityPrefix, segment);
+      const [popped, fields] =
+        step === "members" && exits !== undefined
+          ? await run.segCleanupPopExiting(key, pending, batch, entityPrefix, segment, changesChannel(prefix, segment), exits.runId, exits.asOf)
+          : await run.segCleanupPop(key, batch, entityPrefix, segment);
+      await sendPending();
       result.members += Number(popped);
       result.entityFields += Number(fields);
       if (Number(popped) === 0) return true;
@@ -213,6 +270,8 @@ export async function cleanupRetiredSegment(retired: Pick<RetiredPipeline, "segm
     }
   };
 
+  // Exits popped by an attempt cut short go out first.
+  await sendPending();
   if (membersKey !== undefined && !(await drain(membersKey, "members"))) return finish("stopped");
 
   // The mover's temporary keys of this segment: `<prefix>mover:tmp:<segment>:<runId>:<set|entered|left|old>`.
@@ -305,6 +364,8 @@ export interface RetiredCleanerOptions {
   retryMinMs?: number;
   retryMaxMs?: number;
   onBatch?: CleanupOptions["onBatch"];
+  /** Puts exit changes on the changes topic; without it, retired members leave silently. */
+  sendChanges?: (changes: ChangeMessage[]) => Promise<void>;
 }
 
 /**
@@ -378,6 +439,7 @@ export class RetiredCleaner {
         ...(this.options.sweepEntities !== undefined ? { sweepEntities: this.options.sweepEntities } : {}),
         ...(this.options.onBatch ? { onBatch: this.options.onBatch } : {}),
         keepGoing: () => !this.closed && !this.options.isActive(r.segment),
+        ...(this.options.sendChanges ? { exits: { send: this.options.sendChanges, ...retirementChange(r.deployId, r.retiredAt, again ? new Date() : undefined) } } : {}),
       });
       metrics.fields.inc(result.entityFields);
       if (result.status !== "done") {

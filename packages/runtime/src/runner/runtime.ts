@@ -607,6 +607,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         redis: r,
         prefix: options.redisPrefix ?? "seg:",
         isActive: (segment) => active.has(segment),
+        // Retired members leave: their exits go to the changes topic too (keyed by entity, as the mover's).
+        sendChanges: async (changes) => {
+          await producer.send({ topic: options.changesTopic, messages: changes.map((c) => ({ key: c.entityId, value: JSON.stringify(c) })) });
+        },
         metrics: await createCleanupMetrics(registry),
         log,
         ...(typeof cleanupOption === "object" ? cleanupOption : {}),

@@ -5,24 +5,30 @@
  * staging and temporary keys of it) and nothing else, and records it in the audit log. A cleanup
  * cut short is finished by the next start; a very large set is deleted in batches.
  */
-import type { Redis } from "ioredis";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PipelineSpec } from "@seg/compiler";
 import {
   CLEANUP_AUDIT_ACTION,
+  changesChannel,
   cleanupRetiredSegment,
+  createKafka,
   defineServeScripts,
   outboxKey,
+  pendingExitsKey,
   postSwapKey,
   readEntitySegments,
   readRetiredPipelines,
   readRuntimeStatus,
+  retirementChange,
   segmentIndexKey,
   startRuntime,
+  type ChangeMessage,
   type Runtime,
   type SegDb,
 } from "@seg/runtime";
 import { databaseUrl } from "../support/deploy-fixtures.js";
+import { readAllChanges } from "../support/mover-fixtures.js";
 import { DeployedExamples, deploySpecs, dumpRedis, evalProject, redisUrl, until, type DumpedValue, type ExampleCopy } from "../support/runner-fixtures.js";
 
 const AS_OF = "2026-11-01T00:00:00.000Z";
@@ -84,6 +90,12 @@ describe("retiring a segment deletes its Redis keys", () => {
         deployId,
       ])
       .then((r) => r.rows);
+  /** The exit changes of `segment`'s retirement by `deployId` on the changes topic (entity ids, sorted). */
+  const exitsOnTopic = async (segment: string, deployId: number): Promise<ChangeMessage[]> => {
+    const kafka = await createKafka({ brokers, clientId: "seg-retire-test" });
+    const all = await readAllChanges(kafka, outputs.changesTopic, { quietMs: 2_000 });
+    return all.filter((c) => c.segment === segment && c.runId === `retired-${deployId}`).sort((a, b) => (a.entityId < b.entityId ? -1 : a.entityId > b.entityId ? 1 : 0));
+  };
   /** Waits until the mover's follow-up work of `keep` is done (its temporary keys gone). */
   const settled = () =>
     until(async () => {
@@ -130,11 +142,24 @@ describe("retiring a segment deletes its Redis keys", () => {
     const fieldsBefore = Object.entries(before).filter(([k, v]) => k.startsWith(entity) && "hash" in v && gone.id in v.hash).length;
     expect(fieldsBefore).toBe(goneMembers.length + 2);
 
+    const heard: ChangeMessage[] = [];
+    const subscriber = new Redis(redisUrl);
+    subscriber.on("message", (_channel: string, message: string) => heard.push(JSON.parse(message) as ChangeMessage));
+    await subscriber.subscribe(changesChannel(prefix, gone.id));
+
     const deployId = await deploySpecs(db, [keep], schemas);
     const [row] = await until(async () => {
       const rows = await cleanupRow(gone.id, deployId);
       return rows.length > 0 ? rows : undefined;
     }, "the cleanup's audit row");
+    subscriber.disconnect();
+    // Every member left: one exit each, on pub/sub and on the changes topic (not the mover's
+    // half-built set's "ghost", never served).
+    const { runId, asOf } = retirementChange(deployId, (await readRetiredPipelines({ schema: database.schema, query: async (sql, params) => (await db.client.query(sql, params)).rows }, { segment: gone.id }))[0]!.retiredAt);
+    expect(runId).toBe(`retired-${deployId}`);
+    const exit = (entityId: string): ChangeMessage => ({ segment: gone.id, entityId, change: "exit", runId, asOf });
+    expect(heard.filter((c) => c.runId === runId).sort((a, b) => (a.entityId < b.entityId ? -1 : 1))).toEqual(goneMembers.map(exit));
+    expect(await exitsOnTopic(gone.id, deployId)).toEqual(goneMembers.map(exit));
     const after = await dumpRedis(redis, prefix);
     expect(after).toEqual(withoutSegment(before, gone, prefix));
     expect(after[`${prefix}staging:${gone.id}_old:5`]).toBeDefined();
@@ -173,24 +198,28 @@ describe("retiring a segment deletes its Redis keys", () => {
     await settled();
     await rt.stop();
     const before = await dumpRedis(redis, prefix);
-    const size = (await redis.smembers(gone.outputs.redis.membersKey)).length;
+    const members = (await redis.smembers(gone.outputs.redis.membersKey)).sort();
+    const size = members.length;
     expect(size).toBeGreaterThan(2);
 
     // Retired while no runtime runs; a cleanup dies after its first batch.
     const deployId = await deploySpecs(db, [keep], schemas);
     const [retired] = await readRetiredPipelines({ schema: database.schema, query: async (sql, params) => (await db.client.query(sql, params)).rows }, { pending: true });
     expect(retired!.segment).toBe(gone.id);
+    // It dies sending its first batch's exits to Kafka: they wait in the pending set.
     await expect(
       cleanupRetiredSegment(retired!, {
         redis,
         prefix,
         batchSize: 2,
-        onBatch: () => {
-          throw new Error("crash");
+        exits: {
+          send: () => Promise.reject(new Error("crash")),
+          ...retirementChange(retired!.deployId, retired!.retiredAt),
         },
       }),
     ).rejects.toThrow("crash");
     expect(await redis.scard(gone.outputs.redis.membersKey)).toBe(size - 2);
+    expect(await redis.scard(pendingExitsKey(prefix, gone.id))).toBe(2);
     expect(await metaRunId(gone)).not.toBeNull();
     expect(await cleanupRow(gone.id, deployId)).toEqual([]);
     expect((await readRuntimeStatus(db)).pipelines.find((p) => p.segment === gone.id)?.redisCleanup).toBe("pending");
@@ -198,6 +227,8 @@ describe("retiring a segment deletes its Redis keys", () => {
     rt = await start({ batchSize: 2 });
     await until(async () => ((await cleanupRow(gone.id, deployId)).length === 1 ? true : undefined), "the cleanup's audit row");
     expect(await dumpRedis(redis, prefix)).toEqual(withoutSegment(before, gone, prefix));
+    // Every member's exit reached the changes topic once, the crashed batch's too.
+    expect((await exitsOnTopic(gone.id, deployId)).map((c) => c.entityId)).toEqual(members);
     await rt.stop();
   }, 120_000);
 
