@@ -5,10 +5,16 @@
  *
  * Checks, in order: size (`too-large`), a schema for the topic (`unknown-topic`), UTF-8 and JSON
  * (`malformed-json`), the schema's validator (`schema`, with the JSON pointer of the first problem).
+ *
+ * Most valid events take a fast path (`fast-validate.ts`: the bytes checked against the schema
+ * without `JSON.parse`); whatever it cannot vouch for takes the full path above. One fast-valid
+ * event in {@link AUDIT_EVERY} is also classified the full way: should they ever disagree, the
+ * topic's fast path is switched off and the full path's answer is used.
  */
 import { isUtf8 } from "node:buffer";
 import { pointerLabel, selectAjvProblems, type SchemaRegistry, type SegSchema } from "@seg/compiler";
 import { MAX_DEAD_LETTER_VALUE, validTopic, type DeadLetterMessage } from "../contracts/messages.js";
+import { FastValidator, type FastFields } from "./fast-validate.js";
 
 /** Raw values longer than this many bytes are dead letters with reason `too-large` (1 MiB). */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
@@ -41,6 +47,9 @@ export interface RawEvent {
   timestamp: string;
 }
 
+/** A raw message of a known topic and partition (a kafkajs message fits). */
+export type RawMessage = Pick<RawEvent, "offset" | "key" | "value" | "timestamp">;
+
 /** A valid event: produce `value` unchanged to `topic` with this key and timestamp. */
 export interface ValidEvent {
   kind: "valid";
@@ -68,6 +77,8 @@ export interface ClassifierOptions {
   maxMessageBytes?: number;
   /** The clock for `receivedAt` (tests). */
   now?: () => Date;
+  /** Use the fast path where a schema allows it (default true; tests compare both paths). */
+  fastPath?: boolean;
 }
 
 /**
@@ -75,6 +86,19 @@ export interface ClassifierOptions {
  * is compiled once (by the registry) and its function reused, even when the registry is rebuilt.
  */
 const validators = new Map<string, Validator>();
+
+/** Fast checks by schema content hash (undefined: the schema has none). */
+const fastValidators = new Map<string, FastValidator | undefined>();
+
+function fastValidatorOf(schema: SegSchema): FastValidator | undefined {
+  if (!fastValidators.has(schema.hash)) {
+    fastValidators.set(schema.hash, FastValidator.compile(schema.raw, schema.key, schema.kind === "event" ? schema.time : undefined));
+  }
+  return fastValidators.get(schema.hash);
+}
+
+/** One fast-valid event in this many is checked again on the full path (a power of two). */
+export const AUDIT_EVERY = 1024;
 
 function validatorOf(schema: SegSchema): Validator {
   let v = validators.get(schema.hash);
@@ -127,6 +151,14 @@ export class EventClassifier {
   readonly maxMessageBytes: number;
   private readonly now: () => Date;
   private readonly compiled: Map<string, { schema: SegSchema; validate: Validator }[]>;
+  /** The fast check of each topic's first schema (an event valid for it is classified as it). */
+  private readonly fast = new Map<string, FastValidator>();
+  private readonly fields: FastFields = { key: "", time: undefined };
+  private fastValid = 0;
+  private lastNowMs = Number.NaN;
+  private lastNowText = "";
+  /** Topics whose fast path disagreed with the full path and was switched off (should stay empty). */
+  readonly fastPathOff = new Set<string>();
 
   constructor(registry: SchemaRegistry, options: ClassifierOptions = {}) {
     this.routes = ingestRoutes(registry);
@@ -134,27 +166,65 @@ export class EventClassifier {
     if (!(this.maxMessageBytes > 0)) throw new RangeError(`maxMessageBytes must be positive, got ${this.maxMessageBytes}`);
     this.now = options.now ?? (() => new Date());
     this.compiled = new Map([...this.routes].map(([topic, r]) => [topic, r.schemas.map((schema) => ({ schema, validate: validatorOf(schema) }))]));
+    if (options.fastPath ?? true) {
+      for (const [topic, r] of this.routes) {
+        const f = r.schemas[0] ? fastValidatorOf(r.schemas[0]) : undefined;
+        if (f) this.fast.set(topic, f);
+      }
+    }
+  }
+
+  /** True when the topic's events can take the fast path. */
+  hasFastPath(topic: string): boolean {
+    return this.fast.has(topic);
   }
 
   /** Classifies one raw event. Never throws. */
   classify(event: RawEvent): Classified {
+    return this.classifyMessage(event.topic, event.partition, event);
+  }
+
+  /** Classifies one raw message of `topic` and `partition` (no event object to build). Never throws. */
+  classifyMessage(topic: string, partition: number, event: RawMessage): Classified {
     const value = event.value;
     const size = value?.length ?? 0;
-    const candidates = this.compiled.get(event.topic);
+    const candidates = this.compiled.get(topic);
     const firstSchema = candidates?.[0]?.schema.name ?? null;
     if (size > this.maxMessageBytes) {
-      return this.invalid(event, firstSchema, "too-large", null, `the value is ${formatBytes(size)}, over the limit of ${formatBytes(this.maxMessageBytes)}`);
+      return this.invalid(topic, partition, event, firstSchema, "too-large", null, `the value is ${formatBytes(size)}, over the limit of ${formatBytes(this.maxMessageBytes)}`);
     }
     if (candidates === undefined || candidates.length === 0) {
-      return this.invalid(event, null, "unknown-topic", null, `no registered schema reads topic ${event.topic}`);
+      return this.invalid(topic, partition, event, null, "unknown-topic", null, `no registered schema reads topic ${topic}`);
     }
-    if (value === null || size === 0) return this.invalid(event, firstSchema, "malformed-json", null, "the message has no value");
-    if (!isUtf8(value)) return this.invalid(event, firstSchema, "malformed-json", null, "the value is not valid UTF-8");
+    if (value === null || size === 0) return this.invalid(topic, partition, event, firstSchema, "malformed-json", null, "the message has no value");
+    const fast = this.fast.get(topic);
+    if (fast !== undefined && fast.check(value, this.fields)) {
+      const schema = candidates[0]!.schema;
+      const c = this.validFields(topic, event, schema, this.fields.key, this.fields.time);
+      if ((++this.fastValid & (AUDIT_EVERY - 1)) !== 0) return c;
+      const full = this.classifyFully(topic, partition, event, value, candidates, firstSchema);
+      if (full.kind !== "valid" || full.schema !== schema || full.key !== c.key || full.timestamp !== c.timestamp || full.eventTimeMs !== c.eventTimeMs) {
+        this.fast.delete(topic);
+        this.fastPathOff.add(topic);
+      }
+      return full;
+    }
+    return this.classifyFully(topic, partition, event, value, candidates, firstSchema);
+  }
+
+  /** The full path: UTF-8, `JSON.parse`, then each schema's ajv validator. */
+  private classifyFully(topic: string, partition: number, event: RawMessage, value: Buffer, candidates: readonly { schema: SegSchema; validate: Validator }[], firstSchema: string | null): Classified {
+    if (!isUtf8(value)) return this.invalid(topic, partition, event, firstSchema, "malformed-json", null, "the value is not valid UTF-8");
     let record: unknown;
+    // A SyntaxError's stack trace is never used and costs more than the parse: not captured.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     try {
       record = JSON.parse(value.toString("utf8"));
     } catch (e) {
-      return this.invalid(event, firstSchema, "malformed-json", null, `the value is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
+      return this.invalid(topic, partition, event, firstSchema, "malformed-json", null, `the value is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
     }
     let firstProblem: { schema: string; path: string; message: string } | undefined;
     for (const { schema, validate } of candidates) {
@@ -165,7 +235,7 @@ export class EventClassifier {
         firstProblem ??= { schema: schema.name, path: "", message: `the validator failed: ${e instanceof Error ? e.message : String(e)}` };
         continue;
       }
-      if (ok) return this.valid(event, schema, record as Record<string, unknown>);
+      if (ok) return this.valid(topic, event, schema, record as Record<string, unknown>);
       if (firstProblem === undefined) {
         const p = selectAjvProblems(validate.errors)[0];
         firstProblem = p
@@ -174,40 +244,54 @@ export class EventClassifier {
       }
     }
     const p = firstProblem!;
-    return this.invalid(event, p.schema, "schema", p.path, candidates.length > 1 ? `${p.message} (${p.schema}; no schema of the topic accepts it)` : p.message);
+    return this.invalid(topic, partition, event, p.schema, "schema", p.path, candidates.length > 1 ? `${p.message} (${p.schema}; no schema of the topic accepts it)` : p.message);
   }
 
-  private valid(event: RawEvent, schema: SegSchema, record: Record<string, unknown>): ValidEvent {
-    const route = this.routes.get(event.topic)!;
+  private valid(topic: string, event: RawMessage, schema: SegSchema, record: Record<string, unknown>): ValidEvent {
+    const t = schema.kind === "event" ? record[schema.time] : undefined;
+    const k = record[schema.key];
+    return this.validFields(topic, event, schema, typeof k === "string" ? k : JSON.stringify(k), typeof t === "string" ? t : undefined);
+  }
+
+  private validFields(topic: string, event: RawMessage, schema: SegSchema, key: string, time: string | undefined): ValidEvent {
+    const route = this.routes.get(topic)!;
     let timestamp = event.timestamp;
     let eventTimeMs: number | undefined;
-    if (schema.kind === "event") {
-      const t = record[schema.time];
-      const ms = typeof t === "string" ? Date.parse(t) : Number.NaN;
+    if (schema.kind === "event" && time !== undefined) {
+      const ms = Date.parse(time);
       if (Number.isFinite(ms)) {
         eventTimeMs = ms;
         // Kafka timestamps before the epoch are not allowed (-1 means "none"): keep the raw one.
         if (ms >= 0) timestamp = String(ms);
       }
     }
-    const k = record[schema.key];
-    const key = typeof k === "string" ? k : JSON.stringify(k);
     return { kind: "valid", schema, topic: route.validTopic, key, timestamp, eventTimeMs };
   }
 
-  private invalid(event: RawEvent, schema: string | null, reason: DeadLetterReason, path: string | null, message: string): InvalidEvent {
+  /** The clock as ISO text, formatted once per millisecond. */
+  private receivedAt(): string {
+    const now = this.now();
+    const ms = now.getTime();
+    if (ms !== this.lastNowMs) {
+      this.lastNowMs = ms;
+      this.lastNowText = now.toISOString();
+    }
+    return this.lastNowText;
+  }
+
+  private invalid(topic: string, partition: number, event: RawMessage, schema: string | null, reason: DeadLetterReason, path: string | null, message: string): InvalidEvent {
     return {
       kind: "invalid",
       letter: {
-        topic: event.topic,
-        partition: event.partition,
+        topic,
+        partition,
         offset: event.offset,
         schema,
         reason,
         path,
         message,
         value: deadLetterValue(event.value),
-        receivedAt: this.now().toISOString(),
+        receivedAt: this.receivedAt(),
       },
     };
   }

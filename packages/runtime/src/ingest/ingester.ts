@@ -16,116 +16,23 @@
  *
  * Progress (`stream_progress`) is exact across crashes by a compare-and-set on the stored offset;
  * see `progress.ts`.
+ *
+ * Batches are processed in the background (see `onBatch`): kafkajs fetches the next batch while
+ * one is validated and written, and a partition's next batch is classified while the one before
+ * it commits. A partition's transactions still run one after the other, each opened only after
+ * the previous one committed; a failed batch sends the consumer back to it.
  */
 import { performance } from "node:perf_hooks";
-import type { SchemaRegistry } from "@seg/compiler";
 import type { Admin, Batch, Consumer, EachBatchPayload, ICustomPartitioner, IHeaders, Kafka, Message, Producer, Transaction } from "kafkajs";
-import type { Registry } from "prom-client";
-import { validTopic } from "../contracts/messages.js";
-import type { SegDb } from "../db/connection.js";
 import { migrate } from "../db/migrations.js";
 import { DEFAULT_MAX_MESSAGE_BYTES, EventClassifier, type DeadLetterReason } from "./classify.js";
 import { createIngestMetrics, type IngestMetrics } from "./metrics.js";
-import { ProgressStore, countBeyond, type CountedMessage } from "./progress.js";
+import { IngestBatchError, type Ingestion, type IngestionLog, type IngestionOptions } from "./options.js";
+import { ensureTopics, resolveTopics } from "./topics.js";
+import { BatchTally, ProgressStore } from "./progress.js";
 
-/** A log line: kafkajs warnings and errors, rebalances, failed batches. */
-export type IngestionLog = (level: "info" | "warn" | "error", message: string, fields?: Record<string, unknown>) => void;
-
-/** What one committed batch did (for `onBatch`). */
-export interface BatchSummary {
-  topic: string;
-  partition: number;
-  firstOffset: string;
-  lastOffset: string;
-  /** Messages in the batch (including any already counted before a restart). */
-  received: number;
-  valid: number;
-  invalid: number;
-  invalidByReason: Partial<Record<DeadLetterReason, number>>;
-  lag: number;
-  durationMs: number;
-}
-
-/** Options of {@link startIngestion}. */
-export interface IngestionOptions {
-  brokers: readonly string[];
-  /** The consumer group; also names the progress stream and the transactional ids. */
-  groupId: string;
-  registry: SchemaRegistry;
-  deadLetterTopic: string;
-  /** Where `stream_progress` lives (migrated on start). Without it no progress is recorded. */
-  db?: SegDb | undefined;
-  /** A prom-client registry to register the ingestion metrics on. */
-  metrics?: Registry | undefined;
-  log?: IngestionLog | undefined;
-  /**
-   * Raw topics to read besides the registry's (names, or patterns matched against the topics that
-   * exist at start). Their events are `unknown-topic` dead letters unless a schema reads them.
-   * Valid topics and the dead-letter topic are never read.
-   */
-  extraTopics?: readonly (string | RegExp)[] | undefined;
-  /** Values over this many bytes are `too-large` (default 1 MiB). */
-  maxMessageBytes?: number | undefined;
-  /** Where a group without committed offsets starts: the earliest offset (default) or the latest. */
-  fromBeginning?: boolean | undefined;
-  /** Consumer session timeout (default 30 s; the broker's minimum is usually 6 s). */
-  sessionTimeoutMs?: number | undefined;
-  /**
-   * Partitions processed at once (default 4): one batch's network round trips (sends, offsets,
-   * commit, progress row) overlap another's validation. Each partition has its own producer, so
-   * several transactions can be open at once, and a crash aborts them in any order. Kafka's own
-   * read_committed consumers handle that, and so does kafkajs with seg's patch
-   * (patches/kafkajs@2.2.4.patch; unpatched 2.2.4 returned records of an aborted transaction when
-   * another producer's abort came first in the fetch response).
-   */
-  partitionsConsumedConcurrently?: number | undefined;
-  /**
-   * Most bytes fetched per partition and batch (default 4 MiB): also the largest transaction. Each
-   * batch costs a transaction's round trips (offsets, commit) and a progress row, so larger batches
-   * cost less per event.
-   */
-  maxBytesPerPartition?: number | undefined;
-  /** How long a fetch waits for new events (default 1 s); `stop()` waits for the fetch in flight. */
-  maxWaitTimeMs?: number | undefined;
-  /** Create missing raw, valid and dead-letter topics (default true). */
-  createTopics?: boolean | undefined;
-  clientId?: string | undefined;
-  /** Default `seg-ingest.<groupId>`. */
-  transactionalIdPrefix?: string | undefined;
-  /** The `stream` column of the progress rows (default: the group id). */
-  stream?: string | undefined;
-  /** Called after each committed batch. */
-  onBatch?: ((summary: BatchSummary) => void) | undefined;
-  /** Fault-injection points for tests (they crash the process there). */
-  hooks?: IngestionHooks | undefined;
-}
-
-/** Where tests can crash an ingester. */
-export interface IngestionHooks {
-  /** A batch's events, offsets and progress are written, its transaction not yet committed: PostgreSQL is ahead of Kafka. */
-  beforeCommit?: (batch: { topic: string; partition: number; lastOffset: string }) => void | Promise<void>;
-  /** The transaction committed; kafkajs has not yet been told the batch is done. */
-  afterCommit?: (batch: { topic: string; partition: number; lastOffset: string }) => void | Promise<void>;
-}
-
-/** A running ingestion. */
-export interface Ingestion {
-  readonly groupId: string;
-  /** The raw topics read. */
-  readonly topics: readonly string[];
-  /** Stops consuming, finishing the batch in flight, and closes the Kafka clients (not `db`). */
-  stop(): Promise<void>;
-}
-
-/** A batch failed (Kafka or PostgreSQL); its transaction was aborted and it will be read again. */
-export class IngestBatchError extends Error {
-  /** kafkajs retries retriable errors, then restarts the consumer. */
-  readonly retriable = true;
-  constructor(message: string) {
-    super(message);
-    this.name = "IngestBatchError";
-  }
-}
+export { IngestBatchError } from "./options.js";
+export type { BatchSummary, Ingestion, IngestionHooks, IngestionLog, IngestionOptions } from "./options.js";
 
 /**
  * Largest produce request of one transaction's sends (kafkajs writes one record batch per
@@ -139,8 +46,6 @@ const SEND_CHUNK_BYTES = 768 * 1024;
  * messages by partition in quadratic time.)
  */
 const SEND_CHUNK_MESSAGES = 4_000;
-/** Room for record overhead on the valid topics ingestion creates. */
-const TOPIC_OVERHEAD_BYTES = 64 * 1024;
 const TRANSACTION_TIMEOUT_MS = 60_000;
 /** Default of {@link IngestionOptions.partitionsConsumedConcurrently}. */
 const DEFAULT_PARTITIONS_AT_ONCE = 4;
@@ -157,9 +62,18 @@ interface PartitionState {
   stored: bigint | undefined;
   /** Checked against the group's committed offset since the last (re)assignment. */
   checked: boolean;
-  /** The batch in flight. */
-  busy: Promise<void>;
+  /** Settles when the partition's last batch is done: true when it committed (never rejects). */
+  busy: Promise<boolean>;
+  /** Settles when the partition's last batch is classified (never rejects). */
+  classifying: Promise<void>;
+  /** A batch ending at this offset failed: later batches are dropped until it is read again. */
+  rewindAfter: bigint | undefined;
+  /** Batches that failed in a row. */
+  failures: number;
 }
+
+/** Thrown inside a batch whose partition's earlier batch failed: it is dropped, not written. */
+const DROPPED = Symbol("dropped");
 
 const errorText = (e: unknown): string => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
 
@@ -203,54 +117,14 @@ export async function startIngestion(options: IngestionOptions): Promise<Ingesti
   }
 }
 
-async function resolveTopics(admin: Admin, classifier: EventClassifier, options: IngestionOptions): Promise<string[]> {
-  const own = [...classifier.routes.keys()];
-  const outputs = new Set([options.deadLetterTopic, ...own.map(validTopic)]);
-  const isOutput = (t: string) => outputs.has(t) || t.endsWith(".valid");
-  for (const t of own) {
-    if (isOutput(t)) throw new Error(`schema topic ${t} is also an output of ingestion (a valid topic or the dead-letter topic)`);
-  }
-  const topics = new Set(own);
-  const patterns = (options.extraTopics ?? []).filter((t): t is RegExp => t instanceof RegExp);
-  const existing = patterns.length > 0 ? await admin.listTopics() : [];
-  for (const t of options.extraTopics ?? []) {
-    if (typeof t === "string") {
-      if (isOutput(t)) throw new Error(`extra topic ${t} is an output of ingestion (a valid topic or the dead-letter topic)`);
-      topics.add(t);
-    } else {
-      for (const name of existing) if (t.test(name) && !isOutput(name) && !name.startsWith("__")) topics.add(name);
-    }
-  }
-  if (topics.size === 0) throw new Error("nothing to ingest: the registry has no schemas and no extra topics were given");
-  return [...topics].sort();
-}
-
-async function ensureTopics(admin: Admin, raw: readonly string[], maxMessageBytes: number, deadLetterTopic: string, log: IngestionLog): Promise<void> {
-  const existing = new Set(await admin.listTopics());
-  const missingRaw = raw.filter((t) => !existing.has(t));
-  if (missingRaw.length > 0) {
-    await admin.createTopics({ topics: missingRaw.map((topic) => ({ topic })), waitForLeaders: true });
-    log("info", `created raw topics ${missingRaw.join(", ")}`);
-  }
-  const meta = await admin.fetchTopicMetadata({ topics: [...raw] });
-  const partitions = new Map(meta.topics.map((t) => [t.name, t.partitions.length]));
-  const maxBytes = String(maxMessageBytes + TOPIC_OVERHEAD_BYTES);
-  const create = raw
-    .map((t) => validTopic(t))
-    .filter((t) => !existing.has(t))
-    .map((topic) => ({ topic, numPartitions: partitions.get(topic.slice(0, -".valid".length)) ?? 1, configEntries: [{ name: "max.message.bytes", value: maxBytes }] }));
-  const dlq = existing.has(deadLetterTopic) ? [] : [{ topic: deadLetterTopic }];
-  if (create.length + dlq.length > 0) {
-    await admin.createTopics({ topics: [...create, ...dlq], waitForLeaders: true });
-    log("info", `created topics ${[...create, ...dlq].map((t) => t.topic).join(", ")}`);
-  }
-}
-
 /** One output chunk of a transaction: messages by topic, up to about {@link SEND_CHUNK_BYTES}. */
 interface Chunk {
   byTopic: Map<string, Message[]>;
   bytes: number;
   count: number;
+  /** The topic of the last message added and its list (consecutive messages usually share it). */
+  topic?: string;
+  list?: Message[];
 }
 
 class Ingester implements Ingestion {
@@ -346,10 +220,13 @@ class Ingester implements Ingestion {
     const kept = new Set<string>();
     for (const [topic, parts] of Object.entries(assignment)) for (const p of parts) kept.add(this.key(topic, p));
     this.log("info", `assigned ${Object.entries(assignment).map(([t, p]) => `${t}[${p.join(",")}]`).join(" ") || "nothing"}`);
+    this.options.onAssignment?.(assignment);
     for (const [k, s] of this.partitions) {
       if (kept.has(k)) {
         s.checked = false;
         s.stored = undefined;
+        // A rejoined consumer reads from the committed offsets again.
+        s.rewindAfter = undefined;
       } else {
         this.partitions.delete(k);
         void this.closePartition(s);
@@ -358,7 +235,7 @@ class Ingester implements Ingestion {
   }
 
   private async closePartition(s: PartitionState): Promise<void> {
-    await s.busy.catch(() => {});
+    await s.busy;
     const p = s.producer;
     s.producer = undefined;
     await p?.disconnect().catch(() => {});
@@ -368,7 +245,7 @@ class Ingester implements Ingestion {
     const k = this.key(topic, partition);
     let s = this.partitions.get(k);
     if (!s) {
-      s = { topic, partition, producer: undefined, skipBelow: 0n, stored: undefined, checked: false, busy: Promise.resolve() };
+      s = { topic, partition, producer: undefined, skipBelow: 0n, stored: undefined, checked: false, busy: Promise.resolve(true), classifying: Promise.resolve(), rewindAfter: undefined, failures: 0 };
       this.partitions.set(k, s);
     }
     return s;
@@ -413,88 +290,152 @@ class Ingester implements Ingestion {
     return s.producer;
   }
 
+  /**
+   * kafkajs fetches again only when every batch of a fetch has been handed back, so a batch is
+   * processed in the background: its offset is resolved at once, and kafkajs fetches and decodes
+   * the next batch while this one is validated, written and committed. A partition's next batch
+   * is classified as soon as this one is (while this one's writes, offsets and commit complete),
+   * and opens its transaction only after this one committed. When a batch fails, the consumer is
+   * sent back to its first offset (`seek`), and the partition's batches after it are dropped
+   * unwritten.
+   */
   private async onBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     if (!payload.isRunning() || payload.isStale()) return;
     const s = this.state(batch.topic, batch.partition);
-    let release!: () => void;
-    const previous = s.busy;
-    s.busy = new Promise<void>((r) => (release = r));
-    try {
-      await previous.catch(() => {});
-      await this.processBatch(s, payload);
-    } finally {
-      release();
-    }
-  }
-
-  private async processBatch(s: PartitionState, payload: EachBatchPayload): Promise<void> {
-    const { batch } = payload;
-    const started = performance.now();
-    const { topic, partition } = batch;
-    let producer: Producer;
-    try {
-      producer = await this.ready(s);
-    } catch (e) {
-      throw this.batchError(batch, "opening the transactional producer", e);
-    }
-    const last = BigInt(batch.lastOffset());
-    const lag = Math.max(0, Number(BigInt(batch.highWatermark) - (last + 1n)));
-    const messages = s.skipBelow > 0n ? batch.messages.filter((m) => BigInt(m.offset) >= s.skipBelow) : batch.messages;
-    if (messages.length === 0) {
-      // Everything here was committed by an earlier owner.
-      payload.resolveOffset(batch.lastOffset());
+    // At most one batch of a partition classifying (and one finishing its transaction).
+    let classified!: () => void;
+    const before = s.classifying;
+    s.classifying = new Promise<void>((r) => (classified = r));
+    await before;
+    const after = this.afterFailure(s, batch);
+    if (!payload.isRunning() || payload.isStale() || after === "drop") {
+      classified();
       return;
     }
+    payload.resolveOffset(batch.lastOffset());
+    // The failed batch read again starts a new chain: the batches dropped before it do not count.
+    const previous = after === "again" ? s.busy.then(() => true) : s.busy;
+    let done!: (committed: boolean) => void;
+    s.busy = new Promise<boolean>((r) => (done = r));
+    void this.processBatch(s, batch, previous, classified).then(
+      (committed) => {
+        if (committed) s.failures = 0;
+        done(committed);
+      },
+      (e: unknown) => void this.rewind(s, batch, e).finally(() => done(false)),
+    );
+    await payload.heartbeat();
+  }
 
+  /**
+   * After a failed batch: "drop" for the batches after it (fetched before the consumer went back),
+   * "again" for the failed batch read again; otherwise "none".
+   */
+  private afterFailure(s: PartitionState, batch: Batch): "none" | "drop" | "again" {
+    if (s.rewindAfter === undefined) return "none";
+    const first = batch.firstOffset();
+    if (first === null || BigInt(first) > s.rewindAfter) return "drop";
+    s.rewindAfter = undefined;
+    return "again";
+  }
+
+  /** A batch failed (its transaction aborted): read it again, after a pause growing with failures in a row. */
+  private async rewind(s: PartitionState, batch: Batch, e: unknown): Promise<void> {
+    if (!(e instanceof IngestBatchError)) this.batchError(batch, "processing", e);
+    s.rewindAfter = BigInt(batch.lastOffset());
+    s.failures++;
+    // Wherever it failed (even after its commit), the batch is read again against the committed
+    // offset and the stored progress: what was committed is skipped, nothing is counted twice.
+    s.checked = false;
+    s.stored = undefined;
+    const first = batch.firstOffset();
+    try {
+      if (first !== null && this.partitions.get(this.key(s.topic, s.partition)) === s) this.consumer?.seek({ topic: s.topic, partition: s.partition, offset: first });
+    } catch (err) {
+      // Not running (stopping, restarting): the next owner reads from the committed offset.
+      this.log("warn", `going back to ${s.topic}[${s.partition}] offset ${first}: ${errorText(err)}`);
+    }
+    if (!this.stopping) await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** Math.min(s.failures, 6))));
+  }
+
+  /**
+   * Classifies `batch` and writes it in one transaction, opened once `previous` (the partition's
+   * batch before it) committed. True when committed (or nothing to write); false when dropped
+   * because an earlier batch failed; throws when this batch failed.
+   */
+  private async processBatch(s: PartitionState, batch: Batch, previous: Promise<boolean>, classified: () => void): Promise<boolean> {
+    const started = performance.now();
+    const { topic, partition } = batch;
+    const last = BigInt(batch.lastOffset());
+    const lag = Math.max(0, Number(BigInt(batch.highWatermark) - (last + 1n)));
+    let txn: Transaction | undefined;
+    let sending: Promise<unknown> = Promise.resolve();
+    let step = "opening the transactional producer";
     // A failed transaction leaves kafkajs's producer in an unknown state: the next batch opens a new one.
     const dropProducer = async () => {
       const p = s.producer;
       s.producer = undefined;
       await p?.disconnect().catch(() => {});
     };
-    let txn: Transaction;
     try {
-      txn = await producer.transaction();
-    } catch (e) {
-      await dropProducer();
-      throw this.batchError(batch, "beginning a transaction", e);
-    }
+      // Steady state: classify at once, while the previous batch completes. The first batch after
+      // an assignment or a failure first reads the committed offset, below which events are skipped.
+      const steady = s.checked && s.producer !== undefined;
+      if (!steady) {
+        if (!(await previous)) return false;
+        await this.ready(s);
+      }
+      const skipBelow = s.skipBelow;
+      const messages = skipBelow > 0n ? batch.messages.filter((m) => BigInt(m.offset) >= skipBelow) : batch.messages;
+      // Empty: everything here was committed by an earlier owner.
+      if (messages.length === 0) return steady ? await previous : true;
+      const opened = (async () => {
+        if (steady && !(await previous)) throw DROPPED;
+        const producer = await this.ready(s);
+        // Re-checked after a rebalance: another ingester committed some of these events meanwhile.
+        if (s.skipBelow !== skipBelow) throw new Error(`the committed offset moved to ${s.skipBelow} while the batch was classified`);
+        step = "beginning a transaction";
+        txn = await producer.transaction();
+        step = "writing the events";
+        return txn;
+      })();
+      sending = opened;
+      sending.catch(() => {}); // awaited below
 
-    // Classify and send in chunks: each full chunk is sent at once (one request at a time, in
-    // order), and the next is classified while the broker handles it.
-    let sending: Promise<void> = Promise.resolve();
-    const send = (c: Chunk) => {
-      const topicMessages = [...c.byTopic].map(([t, msgs]) => ({ topic: t, messages: msgs }));
-      sending = sending.then(async () => void (await txn.sendBatch({ topicMessages })));
-      sending.catch(() => {}); // awaited below; a failure skips the later sends
-    };
-    const counted: CountedMessage[] = new Array(messages.length);
-    let chunk: Chunk = { byTopic: new Map(), bytes: 0, count: 0 };
-    let valid = 0;
-    const invalidByReason: Partial<Record<DeadLetterReason, number>> = {};
-    let step = "writing the events";
-    try {
+      // Classify and send in chunks: each full chunk is sent at once (one request at a time, in
+      // order, once the transaction is open), and the next is classified while the broker handles it.
+      const send = (c: Chunk) => {
+        const topicMessages = [...c.byTopic].map(([t, msgs]) => ({ topic: t, messages: msgs }));
+        sending = sending.then(async () => void (await txn!.sendBatch({ topicMessages })));
+        sending.catch(() => {});
+      };
+      const tally = new BatchTally(messages);
+      let chunk: Chunk = { byTopic: new Map(), bytes: 0, count: 0 };
+      let valid = 0;
+      const invalidByReason: Partial<Record<DeadLetterReason, number>> = {};
+      const deadLetterTopic = this.options.deadLetterTopic;
+      const classifier = this.classifier;
       for (let i = 0; i < messages.length; i++) {
         const m = messages[i]!;
-        const c = this.classifier.classify({ topic, partition, offset: m.offset, key: m.key, value: m.value, timestamp: m.timestamp });
+        const c = classifier.classifyMessage(topic, partition, m);
         let outTopic: string;
         let out: Message;
         let bytes: number;
         if (c.kind === "valid") {
           valid++;
           outTopic = c.topic;
+          // The raw bytes, unchanged (no re-serialisation).
           out = { key: c.key, value: m.value, timestamp: c.timestamp };
           if (hasHeaders(m.headers)) out.headers = m.headers;
           bytes = (m.value?.length ?? 0) + c.key.length + 64;
-          counted[i] = { offset: BigInt(m.offset), valid: true, eventTimeMs: c.eventTimeMs };
+          tally.valid(i, c.eventTimeMs);
         } else {
           invalidByReason[c.letter.reason] = (invalidByReason[c.letter.reason] ?? 0) + 1;
           const value = JSON.stringify(c.letter);
-          outTopic = this.options.deadLetterTopic;
+          outTopic = deadLetterTopic;
           out = { key: m.key, value, timestamp: m.timestamp };
           bytes = value.length + 64;
-          counted[i] = { offset: BigInt(m.offset), valid: false };
         }
         if (chunk.count > 0 && (chunk.bytes + bytes > SEND_CHUNK_BYTES || chunk.count >= SEND_CHUNK_MESSAGES)) {
           send(chunk);
@@ -502,30 +443,45 @@ class Ingester implements Ingestion {
           // Let kafkajs encode and write the request before classifying on.
           await new Promise<void>((resolve) => setImmediate(resolve));
         }
-        const list = chunk.byTopic.get(outTopic);
-        if (list) list.push(out);
-        else chunk.byTopic.set(outTopic, [out]);
+        let list = chunk.topic === outTopic ? chunk.list : chunk.byTopic.get(outTopic);
+        if (list === undefined) {
+          list = [];
+          chunk.byTopic.set(outTopic, list);
+        }
+        chunk.topic = outTopic;
+        chunk.list = list;
+        list.push(out);
         chunk.count++;
         chunk.bytes += bytes;
       }
       if (chunk.count > 0) send(chunk);
+      classified();
       await sending;
       step = "adding the offsets to the transaction";
-      await txn.sendOffsets({ consumerGroupId: this.groupId, topics: [{ topic, partitions: [{ partition, offset: (last + 1n).toString() }] }] });
+      await txn!.sendOffsets({ consumerGroupId: this.groupId, topics: [{ topic, partitions: [{ partition, offset: (last + 1n).toString() }] }] });
       step = "recording progress";
-      await this.recordProgress(s, counted, last, lag);
+      await this.recordProgress(s, tally, last, lag);
       await this.options.hooks?.beforeCommit?.({ topic, partition, lastOffset: batch.lastOffset() });
       step = "committing the transaction";
-      await txn.commit();
+      await txn!.commit();
       await this.options.hooks?.afterCommit?.({ topic, partition, lastOffset: batch.lastOffset() });
+      this.committed(batch, messages, valid, invalidByReason, lag, started);
+      return true;
     } catch (e) {
       await sending.catch(() => {});
-      await txn.abort().catch(() => {});
+      if (e === DROPPED) return false;
+      const open = txn as Transaction | undefined;
+      if (open) await open.abort().catch(() => {});
       await dropProducer();
       throw this.batchError(batch, step, e);
+    } finally {
+      classified();
     }
-    payload.resolveOffset(batch.lastOffset());
+  }
 
+  /** Metrics and `onBatch` of a committed batch. */
+  private committed(batch: Batch, messages: readonly { offset: string }[], valid: number, invalidByReason: Partial<Record<DeadLetterReason, number>>, lag: number, started: number): void {
+    const { topic, partition } = batch;
     const invalid = messages.length - valid;
     const durationMs = performance.now() - started;
     if (this.metrics) {
@@ -548,11 +504,10 @@ class Ingester implements Ingestion {
       lag,
       durationMs,
     });
-    await payload.heartbeat();
   }
 
   /** Adds the batch's not-yet-counted events to the partition's row (compare-and-set on its offset). */
-  private async recordProgress(s: PartitionState, counted: readonly CountedMessage[], last: bigint, lag: number): Promise<void> {
+  private async recordProgress(s: PartitionState, tally: BatchTally, last: bigint, lag: number): Promise<void> {
     const store = this.progress;
     if (!store) return;
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -561,7 +516,7 @@ class Ingester implements Ingestion {
         await store.setLag(s.topic, s.partition, lag);
         return;
       }
-      const counts = countBeyond(counted, s.stored);
+      const counts = tally.beyond(s.stored);
       if (await store.advance(s.topic, s.partition, s.stored, { offset: last, lag, ...counts })) {
         s.stored = last;
         return;

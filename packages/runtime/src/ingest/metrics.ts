@@ -5,7 +5,9 @@
  *   seg_ingest_received_total{topic}           events read from a raw topic
  *   seg_ingest_valid_total{topic}              events written to the valid topic
  *   seg_ingest_invalid_total{topic,reason}     events written to the dead-letter topic
- *   seg_ingest_batch_duration_seconds{topic}   one batch: validation, transaction, progress
+ *   seg_ingest_batch_duration_seconds{topic}   one batch: validation, transaction, progress (from the
+ *                                              start of its validation to its commit, so including the
+ *                                              wait for the partition's batch before it to commit)
  *   seg_ingest_lag{topic,partition}            high watermark − committed offset after the last batch
  *
  * Counters count each committed batch once per process; a batch that is read again after a failed

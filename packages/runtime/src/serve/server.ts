@@ -22,6 +22,7 @@ import { AuditQueue } from "../auth/audit.js";
 import { isPublic, type ApiOperation } from "../auth/permissions.js";
 import { tokensChannel } from "../auth/tokens.js";
 import { TokenVerifier } from "../auth/verifier.js";
+import { readStreamProgress } from "../ingest/progress.js";
 import { connectionErrorReason, maskUrl, quoteIdent, resolveSchemaName, openDatabase } from "../db/connection.js";
 import { migrate } from "../db/migrations.js";
 import { notifyChannel } from "../deploy/store.js";
@@ -522,31 +523,13 @@ async function buildApp(d: AppDeps): Promise<FastifyInstance> {
   route("GET /v1/streams", {
     schema: routeSchemas.listStreams,
     handler: async (req) => {
-      const stream = (req.query as { stream?: string }).stream;
-      const r = await pool.query<{
-        stream: string;
-        topic: string;
-        partition: number;
-        offset: string;
-        received: string;
-        valid: string;
-        invalid: string;
-        last_event_time: Date | null;
-        lag: string | null;
-        updated_at: Date;
-      }>(`SELECT * FROM ${s}.stream_progress ${stream !== undefined ? "WHERE stream = $1" : ""} ORDER BY stream, topic, partition`, stream !== undefined ? [stream] : []);
+      const rows = await readStreamProgress({ client: pool, schema: d.schema }, (req.query as { stream?: string }).stream);
       return {
-        streams: r.rows.map((x) => ({
-          stream: x.stream,
-          topic: x.topic,
-          partition: x.partition,
+        streams: rows.map((x) => ({
+          ...x,
           offset: String(x.offset),
-          received: Number(x.received),
-          valid: Number(x.valid),
-          invalid: Number(x.invalid),
-          lastEventTime: isoOrNull(x.last_event_time),
-          lag: x.lag === null ? null : Number(x.lag),
-          updatedAt: x.updated_at.toISOString(),
+          lastEventTime: isoOrNull(x.lastEventTime),
+          updatedAt: x.updatedAt.toISOString(),
         })),
       };
     },

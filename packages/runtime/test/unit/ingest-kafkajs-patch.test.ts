@@ -1,12 +1,13 @@
 /**
  * The kafkajs patch (patches/kafkajs@2.2.4.patch) that ingestion and the mover depend on: the fast
  * record-batch encoder writes exactly the bytes of kafkajs's per-record encoder, with a correct
- * CRC-32C, and decodes back; the Math.imul murmur2 partitions like Java's client; the aborted
+ * CRC-32C, and decodes back; a produce request encoded in one buffer (`encodeInto`) has exactly the
+ * bytes of the request encoded part by part; the Math.imul murmur2 partitions like Java's client; the aborted
  * transactions of a fetch are honoured whatever order the broker lists them in.
  */
 import { randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 
 const require = createRequire(import.meta.url);
 const kafkajsDir = require.resolve("kafkajs").replace(/index\.js$/, "");
@@ -99,6 +100,40 @@ describe("kafkajs patch: record batches", () => {
     expect(murmur2("lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8")).toBe(-58897971);
     expect(murmur2(Buffer.from([]))).toBe(275646681);
   });
+});
+
+describe("kafkajs patch: produce requests in one buffer", () => {
+  const createRequest = load("protocol/request.js") as (o: { correlationId: number; clientId: string; request: Record<string, unknown> }) => Promise<EncoderLike>;
+  const produceV7 = load("protocol/requests/produce/v7/request.js") as (o: Record<string, unknown>) => Record<string, unknown>;
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  for (const [label, compression] of [
+    ["plain", 0],
+    ["gzip", 1],
+  ] as const) {
+    it(`has the same bytes as the request encoded part by part (${label})`, async () => {
+      // Messages without a timestamp take Date.now(): the same clock for both encodings.
+      vi.spyOn(Date, "now").mockReturnValue(1_780_000_000_123);
+      const topicData = [0, 1, 2].map((t) => ({
+        topic: `topic-${t}-ü`,
+        partitions: [0, 1].map((p) => ({
+          partition: p,
+          firstSequence: 10 * p + t,
+          messages: messages(150 + 7 * p, p === 1).map((m, i) => (i % 4 === 0 ? { ...m, timestamp: undefined } : m)),
+        })),
+      }));
+      const request = produceV7({ acks: -1, timeout: 30_000, transactionalId: "tx-1", producerId: Long.fromValue(5), producerEpoch: 1, compression, topicData });
+      expect(typeof request["encodeInto"]).toBe("function");
+      const { encodeInto: _, ...partByPart } = request;
+      const one = await createRequest({ correlationId: 7, clientId: "seg", request });
+      const parts = await createRequest({ correlationId: 7, clientId: "seg", request: partByPart });
+      expect(one.buffer.length).toBeGreaterThan(10_000);
+      expect(one.buffer.equals(parts.buffer)).toBe(true);
+      expect(one.buffer.readInt32BE(0)).toBe(one.buffer.length - 4);
+    });
+  }
 });
 
 describe("kafkajs patch: aborted transactions", () => {

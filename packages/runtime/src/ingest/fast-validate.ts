@@ -1,0 +1,519 @@
+/**
+ * The fast path of classification: a check compiled from a flat JSON Schema that reads an event's
+ * bytes once, without `JSON.parse` and without building the record, and answers "valid" only when
+ * `JSON.parse` followed by the schema's ajv validator would accept the event too. Anything it does
+ * not handle (escapes, nested values, duplicate keys, unusual numbers or formats, any problem at
+ * all) is "don't know", and the event takes the full path (`classify.ts`), which alone writes dead
+ * letters. So the fast path changes speed, never a verdict.
+ *
+ * Schemas it compiles: `type: object` with `properties` whose values are primitives (`type` of
+ * string, number, integer, boolean, null or a list of them) with `enum`/`const` (strings and null),
+ * `pattern`, `format` (`date-time`, `date`), `minLength`/`maxLength`,
+ * `minimum`/`maximum`/`exclusiveMinimum`/`exclusiveMaximum`; `required`; `additionalProperties`
+ * false or absent; annotations. Any other keyword: no fast path for the schema.
+ */
+import { isUtf8 } from "node:buffer";
+
+const T_STRING = 1;
+const T_NUMBER = 2;
+const T_INTEGER = 4;
+const T_BOOLEAN = 8;
+const T_NULL = 16;
+const TYPE_BITS: Record<string, number> = { string: T_STRING, number: T_NUMBER, integer: T_INTEGER, boolean: T_BOOLEAN, null: T_NULL };
+
+/** Keywords that never change a verdict. */
+const ANNOTATIONS = new Set(["title", "description", "examples", "default", "$comment", "deprecated", "readOnly", "writeOnly"]);
+const TOP_LEVEL = new Set([...ANNOTATIONS, "$schema", "$id", "x-seg", "type", "properties", "required", "additionalProperties"]);
+const PROPERTY = new Set([...ANNOTATIONS, "type", "enum", "const", "pattern", "format", "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"]);
+
+/** Most properties of a schema with a fast path (one bit each in a 31-bit mask). */
+const MAX_PROPERTIES = 31;
+/** Powers of ten that are exact doubles (10^0 .. 10^22). */
+const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k);
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const OPEN = 0x7b;
+const CLOSE = 0x7d;
+const MINUS = 0x2d;
+const PLUS = 0x2b;
+const DOT = 0x2e;
+const ZERO = 0x30;
+const NINE = 0x39;
+
+interface Property {
+  name: Buffer;
+  bit: number;
+  types: number;
+  /** Allowed string values as UTF-8 (with `enum`/`const`); undefined without them. */
+  strings: Buffer[] | undefined;
+  /** `null` is an allowed value of `enum`/`const`. */
+  enumNull: boolean;
+  /** Every allowed string is plain ASCII (no quote, backslash or control character): matched in place. */
+  plainEnum: boolean;
+  pattern: RegExp | undefined;
+  format: ((s: string) => boolean) | undefined;
+  minLength: number;
+  maxLength: number;
+  minimum: number;
+  maximum: number;
+  exclusiveMinimum: number;
+  exclusiveMaximum: number;
+  /** The schema's key field (1) or time field (2). */
+  role: number;
+  /** The string value is needed (pattern, format, key or time). */
+  decode: boolean;
+}
+
+/** What a fast-valid event carries: its key and, when present, its time field's text. */
+export interface FastFields {
+  key: string;
+  time: string | undefined;
+}
+
+const ROLE_KEY = 1;
+const ROLE_TIME = 2;
+
+function isDigit(c: number): boolean {
+  return c >= ZERO && c <= NINE;
+}
+
+/** Two ASCII digits at `s[i]`, or -1. */
+function twoDigits(s: string, i: number): number {
+  const a = s.charCodeAt(i) - ZERO;
+  const b = s.charCodeAt(i + 1) - ZERO;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+}
+
+function daysIn(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
+
+/** `YYYY-MM-DD` with a real month and day (a subset of what ajv-formats accepts as `date`). */
+export function isSimpleDate(s: string): boolean {
+  return s.length === 10 && isDateAt(s, 0);
+}
+
+function isDateAt(s: string, i: number): boolean {
+  const y1 = twoDigits(s, i);
+  const y2 = twoDigits(s, i + 2);
+  const month = twoDigits(s, i + 5);
+  const day = twoDigits(s, i + 8);
+  if (y1 < 0 || y2 < 0 || s.charCodeAt(i + 4) !== MINUS || s.charCodeAt(i + 7) !== MINUS || month < 1 || month > 12) return false;
+  return day >= 1 && day <= daysIn(y1 * 100 + y2, month);
+}
+
+/**
+ * `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` with real values and no leap second: a subset of
+ * what ajv-formats accepts as `date-time` (full and fast modes); the rest goes to the full path.
+ */
+export function isSimpleDateTime(s: string): boolean {
+  const n = s.length;
+  if (n < 20 || !isDateAt(s, 0)) return false;
+  const t = s.charCodeAt(10);
+  if (t !== 0x54 && t !== 0x74) return false; // T or t
+  const hour = twoDigits(s, 11);
+  const minute = twoDigits(s, 14);
+  const second = twoDigits(s, 17);
+  if (hour < 0 || hour > 23 || s.charCodeAt(13) !== COLON || minute < 0 || minute > 59 || s.charCodeAt(16) !== COLON || second < 0 || second > 59) return false;
+  let i = 19;
+  if (s.charCodeAt(i) === DOT) {
+    i++;
+    const start = i;
+    while (i < n && isDigit(s.charCodeAt(i))) i++;
+    if (i === start) return false;
+  }
+  const z = s.charCodeAt(i);
+  if (z === 0x5a || z === 0x7a) return i + 1 === n; // Z or z
+  if (z !== PLUS && z !== MINUS) return false;
+  if (i + 6 !== n || s.charCodeAt(i + 3) !== COLON) return false;
+  const tzHour = twoDigits(s, i + 1);
+  const tzMinute = twoDigits(s, i + 4);
+  return tzHour >= 0 && tzHour <= 23 && tzMinute >= 0 && tzMinute <= 59;
+}
+
+const FORMATS: Record<string, (s: string) => boolean> = { "date-time": isSimpleDateTime, date: isSimpleDate };
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const isFiniteNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+
+function compileProperty(name: string, schema: unknown, bit: number, role: number): Property | undefined {
+  if (!isPlainObject(schema)) return undefined;
+  for (const k of Object.keys(schema)) if (!PROPERTY.has(k)) return undefined;
+  const type = schema["type"];
+  const typeList = typeof type === "string" ? [type] : Array.isArray(type) ? type : undefined;
+  if (!typeList || typeList.length === 0) return undefined;
+  let types = 0;
+  for (const t of typeList) {
+    const b = typeof t === "string" ? TYPE_BITS[t] : undefined;
+    if (b === undefined) return undefined;
+    types |= b;
+  }
+  const p: Property = {
+    name: Buffer.from(name, "utf8"),
+    bit,
+    types,
+    strings: undefined,
+    enumNull: false,
+    plainEnum: false,
+    pattern: undefined,
+    format: undefined,
+    minLength: 0,
+    maxLength: Number.POSITIVE_INFINITY,
+    minimum: Number.NEGATIVE_INFINITY,
+    maximum: Number.POSITIVE_INFINITY,
+    exclusiveMinimum: Number.NEGATIVE_INFINITY,
+    exclusiveMaximum: Number.POSITIVE_INFINITY,
+    role,
+    decode: role !== 0,
+  };
+  if ("enum" in schema || "const" in schema) {
+    if ("enum" in schema && "const" in schema) return undefined;
+    const values = "enum" in schema ? schema["enum"] : [schema["const"]];
+    if (!Array.isArray(values)) return undefined;
+    p.strings = [];
+    for (const v of values) {
+      if (typeof v === "string") p.strings.push(Buffer.from(v, "utf8"));
+      else if (v === null) p.enumNull = true;
+      else return undefined;
+    }
+    p.plainEnum = p.strings.every((v) => v.every((c) => STRING_BYTE[c] === PLAIN));
+  }
+  if ("pattern" in schema) {
+    if (typeof schema["pattern"] !== "string") return undefined;
+    try {
+      // What ajv compiles a pattern to (its default `unicodeRegExp`).
+      p.pattern = new RegExp(schema["pattern"], "u");
+    } catch {
+      return undefined;
+    }
+    p.decode = true;
+  }
+  if ("format" in schema) {
+    const f = typeof schema["format"] === "string" ? FORMATS[schema["format"]] : undefined;
+    if (!f) return undefined;
+    p.format = f;
+    p.decode = true;
+  }
+  for (const k of ["minLength", "maxLength"] as const) {
+    if (!(k in schema)) continue;
+    const v = schema[k];
+    if (!isFiniteNumber(v) || !Number.isInteger(v) || v < 0) return undefined;
+    p[k] = v;
+  }
+  for (const k of ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"] as const) {
+    if (!(k in schema)) continue;
+    const v = schema[k];
+    if (!isFiniteNumber(v)) return undefined;
+    p[k] = v;
+  }
+  return p;
+}
+
+/**
+ * A fast check of one schema's events. `check` is true only for events the full path accepts
+ * (see the file comment), and then fills `out` with the key and time text.
+ */
+export class FastValidator {
+  /** Properties by the byte length of their name. */
+  private readonly byLength: (Property[] | undefined)[];
+  private readonly requiredMask: number;
+  private readonly closed: boolean;
+
+  private constructor(properties: Property[], requiredMask: number, closed: boolean) {
+    const longest = Math.max(0, ...properties.map((p) => p.name.length));
+    this.byLength = Array.from({ length: longest + 1 }, () => undefined);
+    for (const p of properties) (this.byLength[p.name.length] ??= []).push(p);
+    this.requiredMask = requiredMask;
+    this.closed = closed;
+  }
+
+  /**
+   * The fast check of a schema (its raw JSON Schema, key field and time field), or undefined when
+   * the schema uses something the fast path does not handle.
+   */
+  static compile(raw: unknown, keyField: string, timeField: string | undefined): FastValidator | undefined {
+    if (!isPlainObject(raw)) return undefined;
+    for (const k of Object.keys(raw)) if (!TOP_LEVEL.has(k)) return undefined;
+    if (raw["type"] !== "object" || !isPlainObject(raw["properties"])) return undefined;
+    const additional = raw["additionalProperties"];
+    if (additional !== undefined && additional !== false && additional !== true) return undefined;
+    const names = Object.keys(raw["properties"]);
+    if (names.length > MAX_PROPERTIES || names.includes("__proto__") || !names.includes(keyField)) return undefined;
+    const properties: Property[] = [];
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
+      const role = name === keyField ? ROLE_KEY : name === timeField ? ROLE_TIME : 0;
+      const p = compileProperty(name, raw["properties"][name], 1 << i, role);
+      if (!p) return undefined;
+      properties.push(p);
+    }
+    let requiredMask = 0;
+    const required = raw["required"];
+    if (required !== undefined) {
+      if (!Array.isArray(required)) return undefined;
+      for (const r of required) {
+        const i = typeof r === "string" ? names.indexOf(r) : -1;
+        if (i < 0) return undefined;
+        requiredMask |= 1 << i;
+      }
+    }
+    return new FastValidator(properties, requiredMask, additional === false);
+  }
+
+  private lookup(b: Buffer, start: number, end: number): Property | undefined {
+    const candidates = end - start < this.byLength.length ? this.byLength[end - start] : undefined;
+    if (candidates === undefined) return undefined;
+    for (let c = 0; c < candidates.length; c++) {
+      const name = candidates[c]!.name;
+      let k = 0;
+      while (k < name.length && name[k] === b[start + k]) k++;
+      if (k === name.length) return candidates[c];
+    }
+    return undefined;
+  }
+
+  /** True when the event is valid (and `out` is filled); false when the full path must decide. */
+  check(b: Buffer, out: FastFields): boolean {
+    const len = b.length;
+    let nonAscii = false;
+    let seen = 0;
+    let key: string | undefined;
+    let time: string | undefined;
+    let i = skipWs(b, 0, len);
+    if (b[i] !== OPEN) return false;
+    i = skipWs(b, i + 1, len);
+    if (b[i] === CLOSE) {
+      i++;
+    } else {
+      for (;;) {
+        if (b[i] !== QUOTE) return false;
+        const keyStart = ++i;
+        i = stringEnd(b, i, len);
+        if (i < 0) return false;
+        if (wideString) nonAscii = true;
+        const p = this.lookup(b, keyStart, i);
+        i = skipWs(b, i + 1, len);
+        if (b[i] !== COLON) return false;
+        i = skipWs(b, i + 1, len);
+        if (p === undefined) {
+          if (this.closed) return false;
+          i = skipPrimitive(b, i, len);
+          if (i < 0) return false;
+        } else {
+          if ((seen & p.bit) !== 0) return false; // a duplicate key: JSON.parse keeps the last one
+          seen |= p.bit;
+          const c = b[i];
+          if (c === QUOTE) {
+            if ((p.types & T_STRING) === 0) return false;
+            const start = ++i;
+            let end: number;
+            let wide = false;
+            if (p.plainEnum) {
+              // One of the allowed strings followed by the closing quote: nothing else to scan.
+              end = plainMatch(b, start, p.strings!);
+              if (end < 0) return false;
+            } else {
+              end = stringEnd(b, start, len);
+              if (end < 0) return false;
+              wide = wideString;
+              if (wide) nonAscii = true;
+              if (p.strings !== undefined && !matchesOne(b, start, end, p.strings)) return false;
+            }
+            i = end + 1;
+            if (p.minLength > 0 || p.maxLength !== Number.POSITIVE_INFINITY) {
+              const n = wide ? codePoints(b, start, end) : end - start;
+              if (n < p.minLength || n > p.maxLength) return false;
+            }
+            if (p.decode) {
+              const s = b.toString(wide ? "utf8" : "latin1", start, end);
+              if (p.pattern !== undefined && !p.pattern.test(s)) return false;
+              if (p.format !== undefined && !p.format(s)) return false;
+              if (p.role === ROLE_KEY) key = s;
+              else if (p.role === ROLE_TIME) time = s;
+            }
+          } else if (c === 0x6e) {
+            // null
+            if (b[i + 1] !== 0x75 || b[i + 2] !== 0x6c || b[i + 3] !== 0x6c) return false;
+            i += 4;
+            if ((p.types & T_NULL) === 0 || (p.strings !== undefined && !p.enumNull) || p.role === ROLE_KEY) return false;
+          } else if (c === 0x74 || c === 0x66) {
+            // true / false
+            const end = c === 0x74 ? matchWord(b, i, TRUE) : matchWord(b, i, FALSE);
+            if (end < 0 || (p.types & T_BOOLEAN) === 0 || p.strings !== undefined || p.role === ROLE_KEY) return false;
+            i = end;
+          } else {
+            const end = scanNumber(b, i, len);
+            if (end < 0 || p.strings !== undefined || p.role === ROLE_KEY) return false;
+            const x = numberValue(b, i, end);
+            i = end;
+            if (!Number.isFinite(x)) return false;
+            const ok = (p.types & T_NUMBER) !== 0 || ((p.types & T_INTEGER) !== 0 && x % 1 === 0);
+            if (!ok || x < p.minimum || x > p.maximum || x <= p.exclusiveMinimum || x >= p.exclusiveMaximum) return false;
+          }
+        }
+        i = skipWs(b, i, len);
+        const d = b[i];
+        if (d === COMMA) {
+          i = skipWs(b, i + 1, len);
+          continue;
+        }
+        if (d !== CLOSE) return false;
+        i++;
+        break;
+      }
+    }
+    if (skipWs(b, i, len) !== len) return false;
+    if ((seen & this.requiredMask) !== this.requiredMask || key === undefined) return false;
+    if (nonAscii && !isUtf8(b)) return false;
+    out.key = key;
+    out.time = time;
+    return true;
+  }
+}
+
+const TRUE = Buffer.from("true");
+const FALSE = Buffer.from("false");
+
+function matchWord(b: Buffer, i: number, word: Buffer): number {
+  for (let k = 0; k < word.length; k++) if (b[i + k] !== word[k]) return -1;
+  return i + word.length;
+}
+
+/** JSON whitespace only (space, tab, line feed, carriage return). */
+function skipWs(b: Buffer, i: number, len: number): number {
+  while (i < len) {
+    const c = b[i]!;
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
+    i++;
+  }
+  return i;
+}
+
+/** Bytes inside JSON strings: plain ASCII, the closing quote, not allowed raw (backslash: an escape; control characters), non-ASCII. */
+const PLAIN = 0;
+const END = 1;
+const REFUSED = 2;
+const WIDE = 3;
+const STRING_BYTE = new Uint8Array(256).map((_, c) => (c === QUOTE ? END : c === BACKSLASH || c < 0x20 ? REFUSED : c >= 0x80 ? WIDE : PLAIN));
+
+/** Whether the last string {@link stringEnd} scanned had non-ASCII bytes. */
+let wideString = false;
+
+/** The index of the quote closing the string that starts at `i`, or -1 (escapes, control characters, no end). */
+function stringEnd(b: Buffer, i: number, len: number): number {
+  let wide = false;
+  for (;;) {
+    while (i < len && STRING_BYTE[b[i]!] === PLAIN) i++;
+    if (i >= len) return -1;
+    const k = STRING_BYTE[b[i]!];
+    if (k === END) {
+      wideString = wide;
+      return i;
+    }
+    if (k === REFUSED) return -1;
+    wide = true;
+    i++;
+  }
+}
+
+/** The index of the closing quote when one of `values` (plain ASCII) starts at `start` and ends there, or -1. */
+function plainMatch(b: Buffer, start: number, values: readonly Buffer[]): number {
+  for (let v = 0; v < values.length; v++) {
+    const s = values[v]!;
+    const n = s.length;
+    if (b[start + n] !== QUOTE) continue;
+    let k = 0;
+    while (k < n && s[k] === b[start + k]) k++;
+    if (k === n) return start + n;
+  }
+  return -1;
+}
+
+function matchesOne(b: Buffer, start: number, end: number, values: readonly Buffer[]): boolean {
+  const n = end - start;
+  for (let v = 0; v < values.length; v++) {
+    const s = values[v]!;
+    if (s.length !== n) continue;
+    let k = 0;
+    while (k < n && s[k] === b[start + k]) k++;
+    if (k === n) return true;
+  }
+  return false;
+}
+
+/** Code points of valid UTF-8 (what ajv's minLength/maxLength count): bytes that start one. */
+function codePoints(b: Buffer, start: number, end: number): number {
+  let n = 0;
+  for (let i = start; i < end; i++) if ((b[i]! & 0xc0) !== 0x80) n++;
+  return n;
+}
+
+/** The end of a JSON number at `i` (strict grammar), or -1. */
+function scanNumber(b: Buffer, i: number, len: number): number {
+  if (b[i] === MINUS) i++;
+  if (i >= len) return -1;
+  if (b[i] === ZERO) i++;
+  else if (b[i]! > ZERO && b[i]! <= NINE) while (i < len && isDigit(b[i]!)) i++;
+  else return -1;
+  if (b[i] === DOT) {
+    i++;
+    const start = i;
+    while (i < len && isDigit(b[i]!)) i++;
+    if (i === start) return -1;
+  }
+  if (b[i] === 0x65 || b[i] === 0x45) {
+    i++;
+    if (b[i] === PLUS || b[i] === MINUS) i++;
+    const start = i;
+    while (i < len && isDigit(b[i]!)) i++;
+    if (i === start) return -1;
+  }
+  return i;
+}
+
+/**
+ * The value of a valid JSON number, equal to what JSON.parse gives: up to 15 significant digits
+ * and 22 decimals without an exponent, an exact integer divided by an exact power of ten
+ * (correctly rounded); otherwise the runtime's own conversion.
+ */
+function numberValue(b: Buffer, start: number, end: number): number {
+  let i = start;
+  const negative = b[i] === MINUS;
+  if (negative) i++;
+  let mantissa = 0;
+  let digits = 0;
+  let decimals = -1;
+  for (; i < end; i++) {
+    const c = b[i]!;
+    if (c === DOT) {
+      decimals = 0;
+      continue;
+    }
+    if (c < ZERO || c > NINE) return Number(b.toString("latin1", start, end)); // an exponent
+    mantissa = mantissa * 10 + (c - ZERO);
+    if (mantissa !== 0) digits++;
+    if (decimals >= 0) decimals++;
+  }
+  if (digits > 15 || decimals > 22) return Number(b.toString("latin1", start, end));
+  const x = decimals > 0 ? mantissa / POW10[decimals]! : mantissa;
+  return negative ? -x : x;
+}
+
+/** The end of a JSON string (ASCII, no escapes), number, true, false or null at `i`, or -1 (objects and arrays too). */
+function skipPrimitive(b: Buffer, i: number, len: number): number {
+  const c = b[i];
+  if (c === QUOTE) {
+    i++;
+    const end = stringEnd(b, i + 1, len);
+    // Non-ASCII text is left to the full path (its UTF-8 is checked there).
+    return end < 0 || wideString ? -1 : end + 1;
+  }
+  if (c === 0x6e) return b[i + 1] === 0x75 && b[i + 2] === 0x6c && b[i + 3] === 0x6c ? i + 4 : -1;
+  if (c === 0x74) return matchWord(b, i, TRUE);
+  if (c === 0x66) return matchWord(b, i, FALSE);
+  return scanNumber(b, i, len);
+}

@@ -1,0 +1,260 @@
+/**
+ * The fast path of classification (src/ingest/fast-validate.ts) never changes a verdict: every
+ * event is classified the same with and without it (valid events with the same key, timestamp and
+ * event time; invalid ones with the same dead letter), over generated and mutated JSON. It must
+ * also really be taken for ordinary events, decline schemas it does not handle, and switch itself
+ * off when the full path disagrees.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { EventClassifier, countBeyond, type RawEvent } from "@seg/runtime";
+import { AUDIT_EVERY } from "../../src/ingest/classify.js";
+import { FastValidator, isSimpleDate, isSimpleDateTime, type FastFields } from "../../src/ingest/fast-validate.js";
+import { BatchTally } from "../../src/ingest/progress.js";
+import { customer, exampleRegistry, pageView, purchase } from "../support/ingest-fixtures.js";
+
+const registry = exampleRegistry("f");
+const NOW = new Date("2026-11-25T12:00:00.000Z");
+const fast = new EventClassifier(registry, { now: () => NOW });
+const full = new EventClassifier(registry, { now: () => NOW, fastPath: false });
+const purchaseSchema = registry.events.get("purchase")!;
+
+function raw(topic: string, value: Buffer): RawEvent {
+  return { topic, partition: 0, offset: "7", key: null, value, timestamp: "1700000000000" };
+}
+
+/** Both classifiers agree on `value`; true when the fast check itself accepted it. */
+function agree(topic: string, value: Buffer): boolean {
+  const a = fast.classify(raw(topic, value));
+  const b = full.classify(raw(topic, value));
+  expect(a).toEqual(b);
+  const schema = registry.schemas.find((s) => s.topic === topic)!;
+  const v = FastValidator.compile(schema.raw, schema.key, schema.kind === "event" ? schema.time : undefined);
+  const out: FastFields = { key: "", time: undefined };
+  const accepted = v?.check(value, out) ?? false;
+  if (accepted) expect(b.kind).toBe("valid");
+  return accepted;
+}
+
+/** JSON text of an object from [key, value text] pairs, with the given whitespace. */
+const objectText = (pairs: [string, string][], ws: string) => `${ws}{${pairs.map(([k, v]) => `${ws}${JSON.stringify(k)}${ws}:${ws}${v}${ws}`).join(",")}}${ws}`;
+
+/** Value texts for a purchase field: mostly right, sometimes wrong in every way the fast path must notice. */
+const valueText = fc.oneof(
+  { weight: 1, arbitrary: fc.constantFrom("null", "true", "false", "0", "-0", "1", "1.0", "1e2", "1E+2", "-1", "0.5", "12.34", "01", "1.", ".5", "-", "1e", "+1", "1e400", "123456789012345678901234", "0.1000000000000000055511151231257827", "{}", "[]", '{"a":1}', "[1,2]", "nul", "tru") },
+  { weight: 1, arbitrary: fc.string({ unit: "grapheme", maxLength: 12 }).map((s) => JSON.stringify(s)) },
+  { weight: 1, arbitrary: fc.string({ maxLength: 8 }).map((s) => `"${s}"`) },
+  { weight: 1, arbitrary: fc.constantFrom('"USD"', '"EUR"', '"XYZ"', '"usd"', '"U\\u0053D"', '"books"', '"web"', '"c001"', '"c1"', '"FALL10"', '"a\\nb"', '"é"', '"😀"', '""') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '"2026-10-01T10:15:00Z"',
+      '"2026-10-01t10:15:00z"',
+      '"2026-10-01T10:15:00.123+05:30"',
+      '"2026-10-01T10:15:00-23:59"',
+      '"2024-02-29T00:00:00Z"',
+      '"2023-02-29T00:00:00Z"',
+      '"2026-13-01T10:15:00Z"',
+      '"2026-10-01T24:00:00Z"',
+      '"2026-10-01T23:59:60Z"',
+      '"2026-10-01 10:15:00Z"',
+      '"2026-10-01T10:15:00"',
+      '"2026-10-01T10:15:00+0530"',
+      '"2026-10-01T10:15:00.Z"',
+      '"2026-10-01"',
+    ),
+  },
+);
+
+const fieldNames = ["event_id", "customer_id", "ts", "amount", "currency", "category", "sku", "quantity", "coupon", "channel", "extra", "Amount", "é"];
+
+/** A purchase-like object as JSON text: valid fields, some replaced, dropped, repeated or added. */
+const purchaseText = fc
+  .record({
+    n: fc.nat(10_000),
+    replace: fc.array(fc.tuple(fc.constantFrom(...fieldNames), valueText), { maxLength: 3 }),
+    drop: fc.array(fc.constantFrom(...fieldNames), { maxLength: 2 }),
+    shuffle: fc.boolean(),
+    ws: fc.constantFrom("", " ", "\n", "\t", "\r\n ", "\u000b"),
+  })
+  .map(({ n, replace, drop, shuffle, ws }) => {
+    let pairs: [string, string][] = Object.entries(purchase(n)).map(([k, v]) => [k, JSON.stringify(v)]);
+    for (const [k, v] of replace) {
+      const i = pairs.findIndex(([name]) => name === k);
+      // Sometimes a second copy of the key instead of a replacement: JSON.parse keeps the last.
+      if (i >= 0 && v.length % 2 === 0) pairs[i] = [k, v];
+      else pairs.push([k, v]);
+    }
+    pairs = pairs.filter(([k]) => !drop.includes(k));
+    if (shuffle) pairs.reverse();
+    return objectText(pairs, ws);
+  });
+
+describe("fast path: the same verdicts as the full path", () => {
+  it("on generated purchase events, and it accepts most valid ones", () => {
+    let accepted = 0;
+    let valid = 0;
+    fc.assert(
+      fc.property(purchaseText, (text) => {
+        const value = Buffer.from(text);
+        if (agree("f.purchase", value)) accepted++;
+        if (full.classify(raw("f.purchase", value)).kind === "valid") valid++;
+      }),
+      { numRuns: 3_000 },
+    );
+    expect(valid).toBeGreaterThan(100);
+    // Only events with escapes, exotic numbers or dates and the like are left to the full path.
+    expect(accepted).toBeGreaterThan(valid * 0.6);
+  });
+
+  it("on byte-level mutations of valid events (flips, insertions, deletions, truncation)", () => {
+    fc.assert(
+      fc.property(
+        fc.nat(10_000),
+        fc.array(fc.tuple(fc.constantFrom("flip", "insert", "delete", "cut"), fc.nat(400), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 3 }),
+        (n, edits) => {
+          let bytes = [...Buffer.from(JSON.stringify(purchase(n)))];
+          for (const [kind, at, byte] of edits) {
+            const i = at % (bytes.length + 1);
+            if (kind === "flip" && i < bytes.length) bytes[i] = byte;
+            else if (kind === "insert") bytes.splice(i, 0, byte);
+            else if (kind === "delete") bytes.splice(i, 1);
+            else bytes = bytes.slice(0, i);
+          }
+          agree("f.purchase", Buffer.from(bytes));
+        },
+      ),
+      { numRuns: 3_000 },
+    );
+  });
+
+  it("on the other example schemas (and the customer profile, which has no fast path: email format)", () => {
+    for (let n = 0; n < 300; n++) {
+      expect(agree("f.page_view", Buffer.from(JSON.stringify(pageView(n))))).toBe(true);
+      expect(agree("f.page_view", Buffer.from(JSON.stringify(pageView(n, { duration_ms: n % 2 ? -1 : 1.5 }))))).toBe(false);
+      expect(agree("f.customer", Buffer.from(JSON.stringify(customer(n))))).toBe(false);
+    }
+    expect(fast.hasFastPath("f.purchase")).toBe(true);
+    expect(fast.hasFastPath("f.customer")).toBe(false);
+  });
+
+  it("on non-ASCII text: valid UTF-8 is read exactly, invalid UTF-8 is left to the full path", () => {
+    const text = JSON.stringify(purchase(3, { event_id: "é-😀-ü", sku: "ß" }));
+    expect(agree("f.purchase", Buffer.from(text))).toBe(true);
+    const broken = Buffer.from(text);
+    broken[broken.indexOf(0xc3)] = 0xff;
+    expect(agree("f.purchase", broken)).toBe(false);
+    expect(full.classify(raw("f.purchase", broken))).toMatchObject({ kind: "invalid", letter: { reason: "malformed-json" } });
+  });
+
+  it("reads the key and time fields as JSON.parse would", () => {
+    const v = FastValidator.compile(purchaseSchema.raw, purchaseSchema.key, purchaseSchema.time)!;
+    const out: FastFields = { key: "", time: undefined };
+    expect(v.check(Buffer.from(JSON.stringify(purchase(42))), out)).toBe(true);
+    expect(out).toEqual({ key: "c042", time: "2026-10-15T18:15:00Z" });
+    expect(fast.classify(raw("f.purchase", Buffer.from(JSON.stringify(purchase(42)))))).toMatchObject({
+      kind: "valid",
+      key: "c042",
+      timestamp: String(Date.parse("2026-10-15T18:15:00Z")),
+    });
+  });
+});
+
+describe("classifyMessage", () => {
+  it("classifies a message of a known topic and partition as classify does the whole event", () => {
+    for (const value of [JSON.stringify(purchase(5)), JSON.stringify(purchase(6, { currency: "XYZ" })), "{", ""]) {
+      const e = { ...raw("f.purchase", Buffer.from(value)), partition: 3, offset: "42" };
+      expect(fast.classifyMessage("f.purchase", 3, e)).toEqual(fast.classify(e));
+    }
+  });
+});
+
+describe("fast path: dates", () => {
+  it("accepts only a subset of what the full path accepts", () => {
+    const dt = fc
+      .tuple(
+        fc.integer({ min: 0, max: 9999 }),
+        fc.integer({ min: 0, max: 13 }),
+        fc.integer({ min: 0, max: 32 }),
+        fc.integer({ min: 0, max: 25 }),
+        fc.integer({ min: 0, max: 61 }),
+        fc.constantFrom("T", "t", " ", "x"),
+        fc.constantFrom("Z", "z", "+05:30", "-24:00", "+23:59", "", "+0530", ".5Z", ".Z", ".123456789-01:00"),
+      )
+      .map(([y, mo, d, h, mi, sep, tz]) => `${String(y).padStart(4, "0")}-${String(mo).padStart(2, "0")}-${String(d).padStart(2, "0")}${sep}${String(h).padStart(2, "0")}:${String(mi).padStart(2, "0")}:${String(mi).padStart(2, "0")}${tz}`);
+    let accepted = 0;
+    fc.assert(
+      fc.property(dt, (s) => {
+        if (!isSimpleDateTime(s)) return;
+        accepted++;
+        expect(full.classify(raw("f.purchase", Buffer.from(JSON.stringify(purchase(1, { ts: s })))))).toMatchObject({ kind: "valid" });
+      }),
+      { numRuns: 2_000 },
+    );
+    expect(accepted).toBeGreaterThan(100);
+    expect(isSimpleDateTime("2024-02-29T00:00:00Z")).toBe(true);
+    expect(isSimpleDateTime("2023-02-29T00:00:00Z")).toBe(false);
+    expect(isSimpleDateTime("2026-10-01T23:59:60Z")).toBe(false);
+    expect(isSimpleDateTime("2026-10-01T10:15:00")).toBe(false);
+    expect(isSimpleDate("2000-02-29")).toBe(true);
+    expect(isSimpleDate("1900-02-29")).toBe(false);
+  });
+});
+
+describe("fast path: schemas", () => {
+  const base = { type: "object", properties: { id: { type: "string" } }, required: ["id"], additionalProperties: false };
+  it("compiles flat schemas only", () => {
+    expect(FastValidator.compile(base, "id", undefined)).toBeDefined();
+    expect(FastValidator.compile({ ...base, properties: { id: { type: "string" }, o: { type: "object" } } }, "id", undefined)).toBeUndefined();
+    expect(FastValidator.compile({ ...base, properties: { id: { type: "string", format: "email" } } }, "id", undefined)).toBeUndefined();
+    expect(FastValidator.compile({ ...base, properties: { id: { $ref: "#/x" } } }, "id", undefined)).toBeUndefined();
+    expect(FastValidator.compile({ ...base, properties: { id: { type: "string", multipleOf: 2 } } }, "id", undefined)).toBeUndefined();
+    expect(FastValidator.compile({ ...base, additionalProperties: { type: "string" } }, "id", undefined)).toBeUndefined();
+    expect(FastValidator.compile({ ...base, allOf: [] }, "id", undefined)).toBeUndefined();
+    expect(FastValidator.compile({ ...base, required: ["nope"] }, "id", undefined)).toBeUndefined();
+    expect(FastValidator.compile(base, "missing", undefined)).toBeUndefined();
+  });
+
+  it("skips primitive additional properties when they are allowed", () => {
+    const open = FastValidator.compile({ ...base, additionalProperties: true }, "id", undefined)!;
+    const out: FastFields = { key: "", time: undefined };
+    expect(open.check(Buffer.from('{"x": [1], "id": "a"}'), out)).toBe(false);
+    expect(open.check(Buffer.from('{"x": 1.5e3, "y": "z", "id": "a", "n": null}'), out)).toBe(true);
+    expect(out.key).toBe("a");
+    const closed = FastValidator.compile(base, "id", undefined)!;
+    expect(closed.check(Buffer.from('{"x": 1, "id": "a"}'), out)).toBe(false);
+  });
+});
+
+describe("fast path: audit", () => {
+  it("switches a topic's fast path off when the full path disagrees, and answers with the full path", () => {
+    // A schema version whose validator rejects everything while its JSON Schema accepts the events.
+    const s = { ...purchaseSchema, hash: `audit-${Math.random()}`, validate: Object.assign(() => false, { errors: [] }) as unknown as typeof purchaseSchema.validate };
+    const c = new EventClassifier({ ...registry, schemas: registry.schemas.map((x) => (x === purchaseSchema ? s : x)) }, { now: () => NOW });
+    const kinds: string[] = [];
+    for (let n = 0; n < AUDIT_EVERY + 5; n++) kinds.push(c.classify(raw("f.purchase", Buffer.from(JSON.stringify(purchase(n))))).kind);
+    expect(kinds.slice(0, AUDIT_EVERY - 1).every((k) => k === "valid")).toBe(true);
+    expect(kinds.slice(AUDIT_EVERY - 1).every((k) => k === "invalid")).toBe(true);
+    expect([...c.fastPathOff]).toEqual(["f.purchase"]);
+    expect(c.hasFastPath("f.purchase")).toBe(false);
+  });
+});
+
+describe("BatchTally", () => {
+  it("counts like countBeyond", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 1_000 }),
+        fc.array(fc.option(fc.option(fc.integer({ min: 0, max: 1e12 }), { nil: undefined }), { nil: null }), { maxLength: 40 }),
+        fc.integer({ min: -2, max: 1_050 }),
+        (first, kinds, stored) => {
+          const messages = kinds.map((_, i) => ({ offset: String(first + i) }));
+          const tally = new BatchTally(messages);
+          kinds.forEach((k, i) => k !== null && tally.valid(i, k));
+          const counted = kinds.map((k, i) => ({ offset: BigInt(first + i), valid: k !== null, eventTimeMs: k ?? undefined }));
+          expect(tally.beyond(BigInt(stored))).toEqual(countBeyond(counted, BigInt(stored)));
+        },
+      ),
+    );
+  });
+});
