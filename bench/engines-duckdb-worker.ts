@@ -5,8 +5,9 @@
  *
  *   node engines-duckdb-worker.js '{"mode":"evaluatePlan"|"native","planFile":...,"dir":...,"asOf":...}'
  *
- * - evaluatePlan: `evaluatePlan` from @seg/compiler/engine (what `seg eval` runs): every record
- *   read into JS, checked and appended, then the plan's DuckDB SQL.
+ * - evaluatePlan: `evaluatePlan` from @seg/compiler/engine (what `seg eval` runs): seg's loader
+ *   (DuckDB reads and checks the file in SQL, flagged rows go through the JS checker), then the
+ *   plan's DuckDB SQL.
  * - native: the same DuckDB SQL over tables created by DuckDB itself from the Parquet files
  *   (types cast, timestamps parsed; no per-record checks): what DuckDB alone costs.
  */
@@ -31,7 +32,7 @@ async function main(): Promise<void> {
     const wallMs = performance.now() - started;
     const errors = r.problems.filter((p) => p.severity === "error");
     const sizes = Object.fromEntries(Object.entries(r.segments).map(([k, v]) => [k, v.size]));
-    out({ ok: errors.length === 0, wallMs, sizes, errors: errors.slice(0, 3).map((p) => p.message), rssMb: process.memoryUsage().rss / 2 ** 20 });
+    out({ ok: errors.length === 0, wallMs, sizes, rowsToJs: engine.nativeLoadStats.rowsFlagged, errors: errors.slice(0, 3).map((p) => p.message), rssMb: process.resourceUsage().maxRSS / 1024 });
     return;
   }
   const duck = new compiler.DuckDbDialect();
@@ -53,7 +54,7 @@ async function main(): Promise<void> {
     const queryMs = performance.now() - t;
     const sizes: Record<string, number> = Object.fromEntries(plan.outputs.map((o) => [o, 0]));
     for (const row of rows) sizes[String(row.segment)] = (sizes[String(row.segment)] ?? 0) + 1;
-    out({ ok: true, wallMs: performance.now() - started, loadMs, queryMs, sizes, errors: [], rssMb: process.memoryUsage().rss / 2 ** 20 });
+    out({ ok: true, wallMs: performance.now() - started, loadMs, queryMs, sizes, errors: [], rssMb: process.resourceUsage().maxRSS / 1024 });
   } finally {
     session.close();
   }

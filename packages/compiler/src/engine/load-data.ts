@@ -1,29 +1,25 @@
 /**
  * Loading sample data into DuckDB tables for `seg eval`: one table per source, named by the source,
  * with explicit column types from the source's fields. Data comes from `<dataDir>/<source>.jsonl`
- * (one JSON object per line), `.json` (an array of objects) or `.parquet`. Every record is checked
- * in JS first; a record with a problem is reported (file, line, field) and not loaded. Nothing is
- * dropped silently: a missing file is reported as a note, and the number of problems beyond the
- * first {@link MAX_PROBLEMS_PER_FILE} is reported too.
+ * (one JSON object per line), `.json` (an array of objects) or `.parquet`. A record with a problem
+ * is reported (file, line, field) and not loaded. Nothing is dropped silently: a missing file is
+ * reported as a note, and the number of problems beyond the first {@link MAX_PROBLEMS_PER_FILE} is
+ * reported too.
+ *
+ * Two ways, one result: `.parquet` and `.jsonl` files are read by DuckDB itself and checked in SQL
+ * (`native-load.ts`), only the rows SQL flags going through the JS checker; `.json` files, files
+ * DuckDB cannot read that way, and `native: false` check every record in JS (`record-check.ts`).
+ * The tables and problems are the same (test/unit/engine-load-differential.test.ts).
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  DuckDBDateValue,
-  DuckDBDecimalValue,
-  DuckDBTimestampMillisecondsValue,
-  DuckDBTimestampNanosecondsValue,
-  DuckDBTimestampSecondsValue,
-  DuckDBTimestampTZValue,
-  DuckDBTimestampValue,
-  type DuckDBAppender,
-  type DuckDBConnection,
-} from "@duckdb/node-api";
+import type { DuckDBConnection } from "@duckdb/node-api";
 import type { SourceIR } from "../ir.js";
 import { JsonDocument } from "../json-locate.js";
-import { findSchema, validateRecord, type SchemaRegistry } from "../schema-registry.js";
+import { findSchema, type SchemaRegistry } from "../schema-registry.js";
 import { DuckDbDialect } from "../emit/duckdb.js";
-import { NativeValue, convertRecord, type CellValue, type FieldProblem } from "./record-values.js";
+import { loadJsonLinesNative, loadParquetNative, type RowVerdict } from "./native-load.js";
+import { appendRow, cellKey, checkRecord, parquetRecord } from "./record-check.js";
 
 /** A problem with the input data or the evaluation. */
 export interface DataProblem {
@@ -45,6 +41,11 @@ export const MAX_PROBLEMS_PER_FILE = 100;
 export interface LoadOptions {
   /** When given, records are also validated against the source's JSON Schema (ajv). */
   schemas?: SchemaRegistry;
+  /**
+   * Let DuckDB read and check big files itself (default true); false checks every record in JS.
+   * Both give the same tables and problems (test/unit/engine-load-differential.test.ts).
+   */
+  native?: boolean;
 }
 
 const EXTENSIONS = [".jsonl", ".json", ".parquet"] as const;
@@ -77,17 +78,7 @@ export async function loadSource(conn: DuckDBConnection, source: SourceIR, dataD
     if (path !== undefined && path !== "") p.path = path;
     return p;
   };
-  let records: RawRecord[];
-  try {
-    records = file.endsWith(".parquet") ? await readParquet(conn, file) : readJsonFile(file);
-  } catch (e) {
-    problems.push(at(undefined, undefined, `cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`));
-    return problems;
-  }
-
   const schema = options.schemas ? findSchema(options.schemas, source.name) : undefined;
-  const keyIndex = source.fields.findIndex((f) => f.name === source.key);
-  const seenKeys = new Map<string, number>();
   let listed = 0;
   let hidden = 0;
   const report = (p: DataProblem): void => {
@@ -96,79 +87,55 @@ export async function loadSource(conn: DuckDBConnection, source: SourceIR, dataD
       listed += 1;
     } else hidden += 1;
   };
-  const appender = await conn.createAppender(source.name);
-  try {
-    for (const r of records) {
-      if ("error" in r) {
-        report(at(r.line, undefined, r.error));
-        continue;
-      }
-      const fieldProblems: FieldProblem[] = [];
-      const converted = convertRecord(r.value, source);
-      if ("problems" in converted) fieldProblems.push(...converted.problems);
-      if (schema && schema.kind === source.kind && typeof r.value === "object" && r.value !== null) {
-        const checked = validateRecord(schema, r.value);
-        for (const error of checked.errors) {
-          const m = /^(.*?): (.*)$/s.exec(error);
-          const label = m?.[1] ?? "(root)";
-          const path = label === "(root)" ? "" : label.replace(/^\//, "").replaceAll("~1", "/").replaceAll("~0", "~");
-          if (!fieldProblems.some((p) => p.path === path)) fieldProblems.push({ path, message: m?.[2] ?? error });
-        }
-      }
-      if (fieldProblems.length > 0 || "problems" in converted) {
-        for (const p of fieldProblems) report(at(r.line, p.path, p.path ? `${p.path} ${p.message}` : p.message));
-        continue;
-      }
-      if (source.kind === "profile" && keyIndex >= 0) {
-        const key = cellKey(converted.cells[keyIndex]!);
-        const first = seenKeys.get(key);
-        if (first !== undefined) {
-          report(at(r.line, source.key, `duplicate key ${key} (first at line ${first}); this record is not loaded`));
+  const reportVerdict = (v: RowVerdict): void => {
+    if ("duplicate" in v) report(at(v.line, source.key, `duplicate key ${v.duplicate.key} (first at line ${v.duplicate.first}); this record is not loaded`));
+    else for (const p of v.problems) report(at(v.line, p.path, p.path ? `${p.path} ${p.message}` : p.message));
+  };
+
+  const native =
+    options.native === false ? undefined : file.endsWith(".parquet") ? await loadParquetNative(conn, source, file, schema) : file.endsWith(".jsonl") ? await loadJsonLinesNative(conn, source, file, schema) : undefined;
+  if (native) {
+    for (const v of native) reportVerdict(v);
+  } else {
+    let records: RawRecord[];
+    try {
+      records = file.endsWith(".parquet") ? await readParquet(conn, file) : readJsonFile(file);
+    } catch (e) {
+      problems.push(at(undefined, undefined, `cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`));
+      return problems;
+    }
+    const keyIndex = source.fields.findIndex((f) => f.name === source.key);
+    const seenKeys = new Map<string, number>();
+    const appender = await conn.createAppender(source.name);
+    try {
+      for (const r of records) {
+        if ("error" in r) {
+          report(at(r.line, undefined, r.error));
           continue;
         }
-        seenKeys.set(key, r.line);
+        const checked = checkRecord(r.value, source, schema);
+        if ("problems" in checked) {
+          reportVerdict({ line: r.line, problems: checked.problems });
+          continue;
+        }
+        if (source.kind === "profile" && keyIndex >= 0) {
+          const key = cellKey(checked.cells[keyIndex]!);
+          const first = seenKeys.get(key);
+          if (first !== undefined) {
+            reportVerdict({ line: r.line, duplicate: { key, first } });
+            continue;
+          }
+          seenKeys.set(key, r.line);
+        }
+        appendRow(appender, checked.cells);
       }
-      appendRow(appender, converted.cells);
+      appender.flushSync();
+    } finally {
+      appender.closeSync();
     }
-    appender.flushSync();
-  } finally {
-    appender.closeSync();
   }
   if (hidden > 0) problems.push({ severity: "error", source: source.name, file, message: `${hidden} more problems in ${file} are not listed` });
   return problems;
-}
-
-function cellKey(c: CellValue): string {
-  return c.t === "varchar" ? JSON.stringify(c.v) : c.t === "bigint" ? String(c.v) : c.t;
-}
-
-function appendRow(a: DuckDBAppender, cells: CellValue[]): void {
-  for (const c of cells) {
-    switch (c.t) {
-      case "null":
-        a.appendNull();
-        break;
-      case "varchar":
-        a.appendVarchar(c.v);
-        break;
-      case "bigint":
-        a.appendBigInt(c.v);
-        break;
-      case "double":
-        a.appendDouble(c.v);
-        break;
-      case "boolean":
-        a.appendBoolean(c.v);
-        break;
-      case "timestamp":
-        a.appendTimestamp(new DuckDBTimestampValue(c.micros));
-        break;
-      case "date":
-        a.appendDate(new DuckDBDateValue(c.days));
-        break;
-    }
-  }
-  a.endRow();
 }
 
 /** Reads `.jsonl` (one value per line; blank lines skipped) or `.json` (an array). */
@@ -197,26 +164,5 @@ function readJsonFile(file: string): RawRecord[] {
 /** Reads a parquet file through DuckDB, turning its values into JSON-like ones (timestamps kept exact). */
 async function readParquet(conn: DuckDBConnection, file: string): Promise<RawRecord[]> {
   const reader = await conn.runAndReadAll("SELECT * FROM read_parquet($path)", { path: file });
-  return reader.getRowObjects().map((row, i) => {
-    const value: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(row)) value[k] = fromDuckValue(v);
-    return { line: i + 1, value };
-  });
-}
-
-function fromDuckValue(v: unknown): unknown {
-  if (v instanceof DuckDBTimestampValue || v instanceof DuckDBTimestampTZValue) return NativeValue.timestamp(v.micros);
-  if (v instanceof DuckDBTimestampMillisecondsValue) return NativeValue.timestamp(v.millis * 1000n);
-  if (v instanceof DuckDBTimestampSecondsValue) return NativeValue.timestamp(v.seconds * 1_000_000n);
-  if (v instanceof DuckDBTimestampNanosecondsValue) return NativeValue.timestamp(floorDiv(v.nanos, 1000n));
-  if (v instanceof DuckDBDateValue) return NativeValue.date(v.days);
-  if (v instanceof DuckDBDecimalValue) return v.toDouble();
-  if (typeof v === "bigint") return Number.isSafeInteger(Number(v)) ? Number(v) : v;
-  if (v === null || typeof v !== "object") return v;
-  return `${String(v)}`;
-}
-
-function floorDiv(a: bigint, b: bigint): bigint {
-  const q = a / b;
-  return a % b < 0n ? q - 1n : q;
+  return reader.getRowObjects().map((row, i) => ({ line: i + 1, value: parquetRecord(row) }));
 }

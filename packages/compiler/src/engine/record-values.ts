@@ -117,7 +117,10 @@ export function convertValue(value: unknown, type: SegType): CellValue | string 
       return { t: "boolean", v: value };
     case "timestamp": {
       if (native?.timestampMicros !== undefined) return { t: "timestamp", micros: native.timestampMicros };
-      if (native?.dateDays !== undefined) return { t: "timestamp", micros: BigInt(native.dateDays) * 86_400_000_000n };
+      if (native?.dateDays !== undefined) {
+        const micros = BigInt(native.dateDays) * 86_400_000_000n;
+        return micros >= -(2n ** 63n) && micros < 2n ** 63n ? { t: "timestamp", micros } : "is a date out of the timestamp range";
+      }
       if (typeof value !== "string") return `must be a date-time string, but is ${describe(value)}`;
       const micros = parseTimestampMicros(value);
       return micros === undefined ? `must be an RFC 3339 date-time with a zone (2026-10-15T09:00:00Z), but is ${JSON.stringify(value)}` : { t: "timestamp", micros };
