@@ -27,6 +27,12 @@ export interface DialectCapabilities {
    * `SELECT ... WHERE flag` per output joined by `UNION ALL` (which Spark plans once per output).
    */
   singlePassOutputs: boolean;
+  /**
+   * The result ends with `ORDER BY segment, entity_id`. The order is not part of the result
+   * contract (every reader sorts members or keeps sets); DuckDB keeps it so the embedded runtime
+   * writes a run's members in a stable order, Spark drops it (a global sort of every member).
+   */
+  orderedResult: boolean;
 }
 
 /** Thrown when a plan uses something a dialect cannot express (reported as SEG090 by callers). */
@@ -117,6 +123,11 @@ export abstract class Dialect {
   abstract doubleLiteral(n: number): string;
   /** An interval literal of `ms` milliseconds (exact: days of 24 hours, no calendar). */
   abstract intervalLiteral(ms: number): string;
+  /**
+   * The join keyword that keeps the left rows with a match on the right, each once, and adds no
+   * columns (`SEMI JOIN`, `LEFT SEMI JOIN`).
+   */
+  abstract readonly semiJoin: string;
   /** The parameter marker of `as_of` as written in SQL (`$as_of`, `:as_of`). */
   abstract readonly asOfMarker: string;
   /** A regular-expression search (unanchored) of `pattern` in `text`. */

@@ -18,8 +18,9 @@ export function assertWellFormed(value: string): void {
 /** The DuckDB dialect. */
 export class DuckDbDialect extends Dialect {
   readonly name = "duckdb";
-  readonly capabilities: DialectCapabilities = { distinctWithFilter: true, roundWithExpressionDigits: true, singlePassOutputs: false };
+  readonly capabilities: DialectCapabilities = { distinctWithFilter: true, roundWithExpressionDigits: true, singlePassOutputs: false, orderedResult: true };
   readonly asOfMarker = "$as_of";
+  readonly semiJoin = "SEMI JOIN";
 
   quoteIdentifier(name: string): string {
     assertWellFormed(name);

@@ -20,8 +20,9 @@ const ESCAPES: Record<string, string> = { "\\": "\\\\", "'": "\\'", "\n": "\\n",
 export class SparkDialect extends Dialect {
   readonly name = "spark";
   /** DISTINCT with FILTER needs Spark 3.2+; the CASE form works everywhere and means the same. */
-  readonly capabilities: DialectCapabilities = { distinctWithFilter: false, roundWithExpressionDigits: false, singlePassOutputs: true };
+  readonly capabilities: DialectCapabilities = { distinctWithFilter: false, roundWithExpressionDigits: false, singlePassOutputs: true, orderedResult: false };
   readonly asOfMarker = ":as_of";
+  readonly semiJoin = "LEFT SEMI JOIN";
 
   quoteIdentifier(name: string): string {
     assertWellFormed(name);

@@ -5,7 +5,11 @@
  *   random adversarial data; the seed comes from `SEG_DIFF_SEED` (else a fixed default) and is
  *   printed, and every failure message shows it with the rule text and the differing members;
  * - every example rule over the example data;
- * - every golden corpus case over random data generated from the corpus schemas.
+ * - every golden corpus case over random data generated from the corpus schemas;
+ * - the random rules whose query is driven by an event scan (the emitter skips entities without
+ *   events when no output can hold for them: `empty-entity.ts`), grouped by driving source into
+ *   plans that are driven too, on both engines, against the same rules evaluated over the whole
+ *   universe (the 200-output plan, which is not driven).
  *
  * Everything runs in ONE Spark driver launch: each project's sources and segments get a prefix
  * (`d_`, `e_`, `c_`) so all data sits in one folder; each statement is a plan with many outputs
@@ -19,6 +23,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildPlan, compileProject, loweredSegments } from "@seg/compiler";
 import { evaluatePlan } from "@seg/compiler/engine";
+import { drivingSource } from "../../../compiler/src/emit/emit-plan.js";
 import type { ExprIR, PlanIR } from "../../../compiler/src/ir.js";
 import { DIFF_AS_OF, DIFF_CONFIG, DIFF_SCHEMAS, entityIds, generateRows, generateRules, Rng, toJsonLines, type GeneratedRule } from "../../../compiler/test/support/well-typed-rules.js";
 import { runSparkDriver, setupSpark, type SparkRunResult } from "../../src/spark/index.js";
@@ -101,7 +106,8 @@ describe(`Spark and DuckDB agree on random rules, the examples and the corpus (S
   let data: string;
   let rules: GeneratedRule[] = [];
   let generatedErrors: string[] = [];
-  const cases: Record<"random" | "examples" | "corpus", Case[]> = { random: [], examples: [], corpus: [] };
+  const cases: Record<"random" | "examples" | "corpus" | "driven", Case[]> = { random: [], examples: [], corpus: [], driven: [] };
+  let wholeDriven: string | null = "not computed";
   const duck: Record<string, Members> = {};
   const duckProblems: string[] = [];
   /** Each project's (or corpus case's) plan with all its outputs, for DuckDB. */
@@ -140,6 +146,21 @@ describe(`Spark and DuckDB agree on random rules, the examples and the corpus (S
         const chunk: PlanIR = { ...plan, outputs: plan.outputs.slice(i, i + CHUNK) };
         for (const name of chunk.outputs) cases.random.push({ name, plan: chunk, text: ruleText.get(name.slice(2)) ?? name });
       }
+      // the driven ones: the same rules as `r_...`, grouped by the source that drives each alone
+      wholeDriven = drivingSource(plan);
+      const driven = prefixPlan(random.plan, "d_", "r_");
+      const bySource = new Map<string, string[]>();
+      for (const name of driven.outputs) {
+        const source = drivingSource({ ...driven, outputs: [name] });
+        if (source !== null) bySource.set(source, [...(bySource.get(source) ?? []), name]);
+      }
+      for (const names of bySource.values()) {
+        for (let i = 0; i < names.length; i += CHUNK) {
+          const chunk: PlanIR = { ...driven, outputs: names.slice(i, i + CHUNK) };
+          fullPlans.push(chunk);
+          for (const name of chunk.outputs) cases.driven.push({ name, plan: chunk, text: ruleText.get(name.slice(2)) ?? name });
+        }
+      }
     }
 
     // 2. the example project over the example data
@@ -175,7 +196,7 @@ describe(`Spark and DuckDB agree on random rules, the examples and the corpus (S
 
     console.log(`spark-differential: DuckDB done after ${Date.now() - t0} ms`);
     // Spark: every plan (a chunk of random rules, the examples, each corpus case) as one statement, all in one launch
-    const plans = [...new Set([...cases.random, ...cases.examples, ...cases.corpus].map((c) => c.plan))];
+    const plans = [...new Set([...cases.random, ...cases.examples, ...cases.corpus, ...cases.driven].map((c) => c.plan))];
     spark = await runSparkDriver({ plans: plans.map((plan, i) => ({ plan, id: `plan_${i}` })), asOf: DIFF_AS_OF, input: `files:${data}`, conf: SPARK_CONF, timeoutMs: 900_000 });
     const ms = Object.values(spark.summary.segments ?? {}).map((x) => x.ms).sort((x, y) => x - y);
     console.log(`spark-differential: Spark done after ${Date.now() - t0} ms (${plans.length} statements, median ${ms[ms.length >> 1]} ms, max ${ms[ms.length - 1]} ms; driver ${JSON.stringify(spark.summary.timings)})`);
@@ -220,6 +241,22 @@ describe(`Spark and DuckDB agree on random rules, the examples and the corpus (S
   it("random rules: identical members and metrics", compare(() => cases.random, "random rules"));
   it("example rules: identical members and metrics", compare(() => cases.examples, "example rules"));
   it("golden corpus cases: identical members and metrics", compare(() => cases.corpus, "corpus cases"));
+  it("driven random rules: Spark and DuckDB give the members and metrics of the whole universe", () => {
+    // the reference, the plan of all 200 rules, keeps the whole universe
+    expect(wholeDriven).toBeNull();
+    expect(cases.driven.length, "rules whose query is driven by a scan").toBeGreaterThanOrEqual(RULES / 10);
+    for (const plan of new Set(cases.driven.map((c) => c.plan))) expect(drivingSource(plan), plan.outputs.join(", ")).not.toBeNull();
+    const mismatches: string[] = [];
+    for (const c of cases.driven) {
+      const whole = JSON.stringify(normalizeMembers(duck[`d_${c.name.slice(2)}`] ?? []));
+      const onSpark = JSON.stringify(normalizeMembers((spark.segments[c.name]?.members ?? []) as Members));
+      const onDuck = JSON.stringify(normalizeMembers(duck[c.name] ?? []));
+      if (spark.segments[c.name] === undefined || duck[c.name] === undefined) mismatches.push(`${c.name}: missing\n${c.text}`);
+      else if (onSpark !== whole || onDuck !== whole) mismatches.push(`${c.name}:\n${c.text}\n  whole universe ${whole}\n  driven, Spark  ${onSpark}\n  driven, DuckDB ${onDuck}`);
+    }
+    expect(mismatches.length, `SEG_DIFF_SEED=${seed}: driven rules differ\n\n${mismatches.slice(0, 6).join("\n\n")}`).toBe(0);
+  });
+
   it("compares non-trivial results", () => {
     // the comparison is only worth something when rules select some, but not all, entities
     const sizes = cases.random.map((c) => duck[c.name]?.length ?? 0);

@@ -1,6 +1,6 @@
 WITH
 universe AS (
-  SELECT DISTINCT
+  SELECT
     p."customer_id" AS entity_id
   FROM "customer" AS p
   WHERE p."customer_id" IS NOT NULL
@@ -18,24 +18,31 @@ events_1 AS (
 ),
 base AS (
   SELECT
-    u.entity_id,
+    a1.entity_id,
     COALESCE(a1.agg_1, 0) AS agg_1,
     COALESCE(a1.agg_2, FALSE) AS agg_2,
     COALESCE(a1.agg_3, 0) AS agg_3,
     COALESCE(a1.agg_4, 0) AS agg_4
-  FROM universe AS u
-  LEFT JOIN events_1 AS a1 ON a1.entity_id = u.entity_id
+  FROM events_1 AS a1
+  WHERE a1.entity_id IS NOT NULL
 ),
 flags_1 AS (
   SELECT
     b.*,
     ((((b.agg_1 > 0) OR (b.agg_3 > 1)) OR (b.agg_4 > 0)) OR b.agg_2) AS in_1
   FROM base AS b
+),
+members AS (
+  SELECT
+    b.*
+  FROM flags_1 AS b
+  SEMI JOIN universe AS u ON u.entity_id = b.entity_id
+  WHERE b.in_1
 )
 SELECT
   'it''s "odd"' AS segment,
   CAST(b.entity_id AS VARCHAR) AS entity_id,
   CAST(json_object('a"b', b.agg_1) AS VARCHAR) AS metrics
-FROM flags_1 AS b
+FROM members AS b
 WHERE b.in_1
 ORDER BY segment, entity_id

@@ -1,6 +1,6 @@
 WITH
 universe AS (
-  SELECT DISTINCT
+  SELECT
     p."customer_id" AS entity_id
   FROM "customer" AS p
   WHERE p."customer_id" IS NOT NULL
@@ -38,7 +38,7 @@ events_3 AS (
 ),
 base AS (
   SELECT
-    u.entity_id,
+    a2.entity_id,
     COALESCE(a1.agg_4, FALSE) AS agg_4,
     COALESCE(a2.agg_8, FALSE) AS agg_8,
     a3.agg_1 AS agg_1,
@@ -47,21 +47,28 @@ base AS (
     a3.agg_5 AS agg_5,
     a3.agg_6 AS agg_6,
     a3.agg_7 AS agg_7
-  FROM universe AS u
-  LEFT JOIN events_1 AS a1 ON a1.entity_id = u.entity_id
-  LEFT JOIN events_2 AS a2 ON a2.entity_id = u.entity_id
-  LEFT JOIN events_3 AS a3 ON a3.entity_id = u.entity_id
+  FROM events_2 AS a2
+  LEFT JOIN events_1 AS a1 ON a1.entity_id = a2.entity_id
+  LEFT JOIN events_3 AS a3 ON a3.entity_id = a2.entity_id
+  WHERE a2.entity_id IS NOT NULL
 ),
 flags_1 AS (
   SELECT
     b.*,
     ((((b.agg_2 >= 2) AND COALESCE(b.agg_5 > 20, FALSE)) AND b.agg_8) AND (NOT b.agg_4)) AS in_1
   FROM base AS b
+),
+members AS (
+  SELECT
+    b.*
+  FROM flags_1 AS b
+  SEMI JOIN universe AS u ON u.entity_id = b.entity_id
+  WHERE b.in_1
 )
 SELECT
   'aggregates' AS segment,
   CAST(b.entity_id AS VARCHAR) AS entity_id,
   CAST(json_object('first_order', strftime(b.agg_7, '%Y-%m-%dT%H:%M:%S.%gZ'), 'last_order', strftime(b.agg_1, '%Y-%m-%dT%H:%M:%S.%gZ'), 'cheapest', b.agg_6, 'dearest', b.agg_3) AS VARCHAR) AS metrics
-FROM flags_1 AS b
+FROM members AS b
 WHERE b.in_1
 ORDER BY segment, entity_id

@@ -172,7 +172,9 @@ public final class Driver {
     Map<String, Object> sourceStats = new LinkedHashMap<>();
     long t = System.nanoTime();
     for (SourceDef s : sources) {
-      Sources.Stats st = reader.register(s, o.asOf);
+      // a source that several statements read is kept in memory (its window and used fields)
+      long readers = statements.stream().filter(st -> st.sources().stream().anyMatch(x -> x.name().equals(s.name()))).count();
+      Sources.Stats st = reader.register(s, o.asOf, readers > 1);
       malformed.put(s.name(), st.malformed());
       sourceStats.put(s.name(), st.toJson());
     }
@@ -194,6 +196,7 @@ public final class Driver {
         throw new DriverException(DriverException.SQL, "statement " + st.id() + " (" + st.origin() + ") was rejected by Spark (" + stage(e) + "): " + firstLine(e.getMessage()), st.id(), null);
       }
       checkResultSchema(st, df.schema());
+      if (o.explain) LOG.info("statement {} plan:\n{}", st.id(), df.queryExecution().explainString(org.apache.spark.sql.execution.FormattedMode$.MODULE$));
       Map<String, Long> counts;
       try {
         counts = out.write(st, df);

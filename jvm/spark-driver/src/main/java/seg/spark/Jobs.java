@@ -28,9 +28,10 @@ final class Jobs {
 
   /**
    * A source as the driver reads it. lookbackMs: how far before as_of events are needed (null =
-   * all history; profiles always read everything).
+   * all history; profiles always read everything). used: the fields statements read (key and time
+   * included), from their plans; null when unknown (a statements file): every field.
    */
-  record SourceDef(String name, String kind, String topic, String key, String time, String ddl, Map<String, FieldDef> fields, Long lookbackMs) {
+  record SourceDef(String name, String kind, String topic, String key, String time, String ddl, Map<String, FieldDef> fields, Long lookbackMs, Set<String> used) {
     boolean isProfile() {
       return "profile".equals(kind);
     }
@@ -76,7 +77,12 @@ final class Jobs {
         }
         Long look = prior.lookbackMs() == null || s.lookbackMs() == null ? null : Math.max(prior.lookbackMs(), s.lookbackMs());
         Map<String, FieldDef> fields = prior.fields().isEmpty() ? s.fields() : prior.fields();
-        byName.put(s.name(), new SourceDef(prior.name(), prior.kind(), prior.topic(), prior.key(), prior.time(), prior.ddl(), fields, look));
+        Set<String> used = null;
+        if (prior.used() != null && s.used() != null) {
+          used = new HashSet<>(prior.used());
+          used.addAll(s.used());
+        }
+        byName.put(s.name(), new SourceDef(prior.name(), prior.kind(), prior.topic(), prior.key(), prior.time(), prior.ddl(), fields, look, used));
       }
     }
     return new ArrayList<>(byName.values());
@@ -115,7 +121,7 @@ final class Jobs {
       if (!look.isNull() && !look.isMissingNode() && !look.canConvertToLong()) throw bad(origin, where + ".lookbackMs must be an integer or null");
       // Every key of a universe event source counts, however old: it needs all history.
       if (universeEvents.contains(name)) lookback = null;
-      defs.add(source(origin, s, where, name, lookback, fields.getOrDefault(name, Map.of())));
+      defs.add(source(origin, s, where, name, lookback, fields.getOrDefault(name, Map.of()), usedFields(plan, name)));
     }
     JsonNode outputs = spec.path("outputs");
     String topic = outputs.path("resultsTopic").isTextual() ? outputs.path("resultsTopic").asText() : DEFAULT_RESULTS_TOPIC;
@@ -141,7 +147,7 @@ final class Jobs {
       String name = text(origin, s, "name", where + ".name");
       boolean profile = "profile".equals(s.path("kind").asText());
       Long look = profile || universeEvents.contains(name) ? null : lookback.containsKey(name) ? lookback.get(name) : Long.valueOf(0);
-      defs.add(source(origin, s, where, name, look, fields.getOrDefault(name, Map.of())));
+      defs.add(source(origin, s, where, name, look, fields.getOrDefault(name, Map.of()), usedFields(plan, name)));
     }
     String id = file.path("id").isTextual() ? file.path("id").asText()
         : "plan:" + (outputs.size() <= 3 ? String.join(",", outputs) : outputs.get(0) + ",...(" + outputs.size() + " segments)");
@@ -159,7 +165,7 @@ final class Jobs {
       JsonNode look = s.path("lookbackMs");
       Map<String, FieldDef> fields = new LinkedHashMap<>();
       for (JsonNode f : s.path("fields")) fields.put(f.path("name").asText(), field(f));
-      defs.add(source(origin, s, where, text(origin, s, "name", where + ".name"), look.canConvertToLong() ? look.asLong() : null, fields));
+      defs.add(source(origin, s, where, text(origin, s, "name", where + ".name"), look.canConvertToLong() ? look.asLong() : null, fields, null));
     }
     JsonNode list = file.path("statements");
     if (!list.isArray() || list.isEmpty()) throw bad(origin, "statements must be a non-empty array");
@@ -175,13 +181,48 @@ final class Jobs {
     return out;
   }
 
-  private static SourceDef source(String origin, JsonNode s, String where, String name, Long lookback, Map<String, FieldDef> fields) {
+  private static SourceDef source(String origin, JsonNode s, String where, String name, Long lookback, Map<String, FieldDef> fields, Set<String> used) {
     String kind = text(origin, s, "kind", where + ".kind");
     if (!kind.equals("event") && !kind.equals("profile")) throw bad(origin, where + ".kind must be event or profile");
     String time = s.path("time").isTextual() ? s.path("time").asText() : null;
     if (kind.equals("event") && time == null) throw bad(origin, where + ": event source " + name + " has no time field");
     String topic = s.path("topic").isTextual() ? s.path("topic").asText() : name;
-    return new SourceDef(name, kind, topic, text(origin, s, "key", where + ".key"), time, text(origin, s, "sparkDdl", where + ".sparkDdl"), fields, kind.equals("profile") ? null : lookback);
+    String key = text(origin, s, "key", where + ".key");
+    if (used != null) {
+      used = new HashSet<>(used);
+      used.add(key);
+      if (time != null) used.add(time);
+    }
+    return new SourceDef(name, kind, topic, key, time, text(origin, s, "sparkDdl", where + ".sparkDdl"), fields, kind.equals("profile") ? null : lookback, used);
+  }
+
+  /**
+   * The fields of `source` a plan's SQL reads besides key and time: aggregated fields, fields in
+   * aggregate filters, profile attributes of segments and metrics. Null without a plan.
+   */
+  static Set<String> usedFields(JsonNode plan, String source) {
+    if (!plan.isObject() || !plan.path("aggregates").isArray() || !plan.path("segments").isArray()) return null;
+    Set<String> out = new HashSet<>();
+    for (JsonNode a : plan.path("aggregates")) {
+      if (!source.equals(a.path("source").asText())) continue;
+      if (a.path("field").isTextual()) out.add(a.path("field").asText());
+      collect(a.path("filter"), "field", "source", source, out);
+    }
+    for (JsonNode seg : plan.path("segments")) {
+      collect(seg.path("predicate"), "attr", "profile", source, out);
+      collect(seg.path("metrics"), "attr", "profile", source, out);
+    }
+    return out;
+  }
+
+  /** Adds the `field` of every node `{"k": kind, owner: source}` under `node`. */
+  private static void collect(JsonNode node, String kind, String owner, String source, Set<String> out) {
+    if (node.isObject()) {
+      if (kind.equals(node.path("k").asText()) && source.equals(node.path(owner).asText()) && node.path("field").isTextual()) out.add(node.path("field").asText());
+      for (JsonNode child : node) collect(child, kind, owner, source, out);
+    } else if (node.isArray()) {
+      for (JsonNode child : node) collect(child, kind, owner, source, out);
+    }
   }
 
   /** Per source, its fields from a PlanIR (nullability and enum values). */

@@ -32,6 +32,7 @@ final class Options {
           "  --allow-missing-input  a source without a data file is empty instead of an error",
           "  --kafka-slack-ms N     read Kafka from (as_of - lookback - N) by message timestamp (default 3600000)",
           "  --max-problems N       bad input rows described per source (default 10)",
+          "  --explain              log each statement's physical plan (stderr) before running it",
           "  --summary FILE         also write the JSON summary to FILE");
 
   final List<String> specs = new ArrayList<>();
@@ -47,6 +48,7 @@ final class Options {
   final Map<String, String> conf = new LinkedHashMap<>();
   boolean analyzeOnly;
   boolean allowMissingInput;
+  boolean explain;
   long kafkaSlackMs = 3_600_000L;
   int maxProblems = 10;
   String summaryFile;
@@ -63,6 +65,7 @@ final class Options {
       switch (a) {
         case "--analyze-only" -> o.analyzeOnly = true;
         case "--allow-missing-input" -> o.allowMissingInput = true;
+        case "--explain" -> o.explain = true;
         case "-h", "--help" -> throw new DriverException(DriverException.USAGE, USAGE);
         default -> {
           String v = inline != null ? inline : value(args, ++i, a);
