@@ -79,6 +79,19 @@ export interface PendingRun {
   stagedCount: number;
   /** Flushes to the staging hash still in flight (their members are in neither buffer nor count). */
   flushing: number;
+  /**
+   * Entity ids read but not yet added to the run's new-members SET in Redis (`applyKeys(…).set`),
+   * which flushes fill while the run is read, so that the apply need not; and whether every id
+   * read so far is in that SET (a flush succeeded with nothing read since).
+   */
+  setPending: string[];
+  setStaged: boolean;
+  /**
+   * True while the run is being applied (in the background): its buffer is read by the apply, so
+   * members read meanwhile (late duplicates) are not buffered, and it neither spills nor is
+   * dropped as idle or older; it still holds its partitions' commits back until it is finished.
+   */
+  applying: boolean;
   /** Per partition, the first offset of this run's messages seen by this process. */
   firstOffsets: Map<number, bigint>;
   /** When the run was first and last seen (ms since epoch). */
@@ -90,7 +103,7 @@ export interface PendingRun {
 export type RunStatus = "applied" | "duplicate" | "stale" | "unknown-segment" | "inconsistent" | "abandoned";
 
 /** Where a run stands. */
-export type Completion = "waiting" | "complete" | "overcount";
+export type Completion = "waiting" | "complete" | "overcount" | "applying";
 
 /** Limits of {@link RunTracker}. */
 export interface TrackerLimits {
@@ -146,7 +159,7 @@ export class RunTracker {
     if (this.finished.has(key)) return undefined;
     let run = this.pending.get(key);
     if (run === undefined) {
-      run = { key, segment, runId, buffer: new Map(), spilled: false, stagedCount: 0, flushing: 0, firstOffsets: new Map(), firstSeenAt: now, lastSeenAt: now };
+      run = { key, segment, runId, buffer: new Map(), spilled: false, stagedCount: 0, flushing: 0, setPending: [], setStaged: false, applying: false, firstOffsets: new Map(), firstSeenAt: now, lastSeenAt: now };
       this.pending.set(key, run);
     }
     if (!run.firstOffsets.has(partition)) run.firstOffsets.set(partition, BigInt(offset));
@@ -155,10 +168,25 @@ export class RunTracker {
     return run;
   }
 
-  /** Buffers a member; undefined when its run is already finished (a late duplicate). */
+  /**
+   * Buffers a member (not while its run is being applied); undefined when its run is already
+   * finished (a late duplicate).
+   */
   member(message: MemberMessage, metricsJson: string, partition: number, offset: string, now: number): PendingRun | undefined {
-    const run = this.open(message.segment, message.runId, partition, offset, now);
-    if (run !== undefined) run.buffer.set(message.entityId, metricsJson);
+    return this.add(message.segment, message.runId, message.entityId, metricsJson, partition, offset, now);
+  }
+
+  /** {@link member} with the message's fields given one by one. */
+  add(segment: string, runId: string, entityId: string, metricsJson: string, partition: number, offset: string, now: number): PendingRun | undefined {
+    const run = this.open(segment, runId, partition, offset, now);
+    if (run !== undefined && !run.applying) {
+      const size = run.buffer.size;
+      run.buffer.set(entityId, metricsJson);
+      if (run.buffer.size !== size) {
+        run.setPending.push(entityId);
+        run.setStaged = false;
+      }
+    }
     return run;
   }
 
@@ -178,10 +206,14 @@ export class RunTracker {
     return run.spilled ? run.stagedCount : run.buffer.size;
   }
 
-  /** Complete: marker seen and exactly `rows` distinct members. A spilled run is judged after a flush. */
+  /**
+   * Complete: marker seen and exactly `rows` distinct members. A run is judged when no flush of it
+   * is in flight (a spilled one when all its members are flushed); a run being applied is "applying".
+   */
   static completion(run: PendingRun): Completion {
-    if (run.marker === undefined) return "waiting";
-    if (run.spilled && (run.buffer.size > 0 || run.flushing > 0)) return "waiting";
+    if (run.applying) return "applying";
+    if (run.marker === undefined || run.flushing > 0) return "waiting";
+    if (run.spilled && run.buffer.size > 0) return "waiting";
     const n = RunTracker.count(run);
     if (n === run.marker.rows) return "complete";
     return n > run.marker.rows ? "overcount" : "waiting";
@@ -204,6 +236,11 @@ export class RunTracker {
     const inMemory: PendingRun[] = [];
     for (const run of this.pending.values()) {
       if (run.spilled) continue;
+      if (run.applying) {
+        // Cannot spill (the apply reads its buffer), but its members count against the total.
+        total += run.buffer.size;
+        continue;
+      }
       if (run.buffer.size > this.limits.runMemoryLimit) {
         run.spilled = true;
         out.push(run);
@@ -224,18 +261,24 @@ export class RunTracker {
     return out;
   }
 
-  /** Spilled runs with members read since their last flush. */
+  /** Runs with something to flush: spilled runs with members read since their last flush, ids not in the run's SET yet. */
   unflushed(): PendingRun[] {
     const out: PendingRun[] = [];
-    for (const run of this.pending.values()) if (run.spilled && run.buffer.size > 0) out.push(run);
+    for (const run of this.pending.values()) if ((run.spilled && run.buffer.size > 0) || run.setPending.length > 0) out.push(run);
     return out;
+  }
+
+  /** True when a pending run whose marker was seen matches `test`. */
+  someMarked(test: (run: PendingRun) => boolean): boolean {
+    for (const run of this.pending.values()) if (run.marker !== undefined && test(run)) return true;
+    return false;
   }
 
   /** Pending runs of `segment` whose marker says they are older than `order`. */
   olderThan(segment: string, order: RunOrder): PendingRun[] {
     const out: PendingRun[] = [];
     for (const run of this.pending.values()) {
-      if (run.segment !== segment || run.marker === undefined) continue;
+      if (run.segment !== segment || run.marker === undefined || run.applying) continue;
       if (compareRuns({ asOfMs: run.markerAsOfMs!, runId: run.runId }, order) < 0) out.push(run);
     }
     return out;
@@ -244,7 +287,7 @@ export class RunTracker {
   /** Pending runs not seen since `before` (ms since epoch). */
   idleSince(before: number): PendingRun[] {
     const out: PendingRun[] = [];
-    for (const run of this.pending.values()) if (run.lastSeenAt < before) out.push(run);
+    for (const run of this.pending.values()) if (run.lastSeenAt < before && !run.applying) out.push(run);
     return out;
   }
 

@@ -1,154 +1,51 @@
 /**
  * The results mover: a kafkajs consumer on the results topic that moves completed runs into Redis.
  *
- * - Members are buffered per (segment, runId) in memory; a run over `runMemoryLimit` members (or
- *   the largest runs, when all together pass `memoryLimit`) spills to a Redis staging HASH
- *   (`<prefix>staging:<segment>:<runId>`, entity id → metrics JSON, multi-field HSETs pipelined
- *   once per batch, overlapping the next batch's fetch and parse). A run is complete when its marker was seen and exactly `rows` distinct members
- *   were collected, whatever partitions they came through.
+ * - Members are read by a fast path for the jobs' own layout (fast-parse.ts; anything else is
+ *   parsed in full) and buffered per (segment, runId) in memory; a run over `runMemoryLimit`
+ *   members (or the largest runs, when all together pass `memoryLimit`) spills to a Redis staging
+ *   HASH (`<prefix>staging:<segment>:<runId>`, entity id → metrics JSON). Once per batch, in one
+ *   pipeline overlapping the next batch's fetch and parse, the new entity ids of every run go to
+ *   the run's private new-members SET and the spilled members to their staging hashes: Redis does
+ *   that part of the apply while the run is still being read. A run is complete when its marker
+ *   was seen and exactly `rows` distinct members were collected, whatever partitions they came
+ *   through.
  * - A complete run is swapped in by {@link MoverStore.apply} (see store.ts for exactly what is
- *   atomic). The swap also records its entered/left members in Redis (an outbox); a background
- *   publisher sends them to the changes topic (idempotent producer) and the segment's pub/sub
- *   channel, so a slow changes topic does not hold up moving results. One segment's applies and
- *   publications run one at a time (a segment's next swap waits for its previous changes).
- * - Offsets: autoCommit off. After each batch the mover resolves the batch (kafkajs's in-process
- *   fetch position) and commits, per partition, up to the first message of the oldest run still
- *   pending (neither applied nor skipped). So everything at or past a committed offset that matters
- *   is either applied in Redis (with its change messages in the outbox) or will be read again: a
- *   crash (kill -9) or a lost Redis loses nothing, and re-reading is harmless (staging HSETs are
- *   idempotent, applying is idempotent). A restarted mover publishes what the outbox still holds.
- * - On a Redis or change-publishing error, or when Redis restarted (its run_id changed: staged data
- *   may be gone), the mover forgets its pending runs, seeks every partition back to its last
- *   commit, waits for Redis and reads again. Kafka consumer-group errors go to kafkajs (which
- *   rejoins; after a (re)join the mover also starts over from the commits).
+ *   atomic), in the background: the consumer reads on meanwhile, up to `maxConcurrentApplies` runs
+ *   are applied at a time. The swap also records its entered/left members in Redis (an outbox); a
+ *   background publisher sends them to the changes topic (idempotent producer) and the segment's
+ *   pub/sub channel, so a slow changes topic does not hold up moving results (and it lets applies
+ *   go first). One segment's applies and publications run one at a time, in order (a segment's
+ *   next swap waits for its previous changes).
+ * - Offsets: autoCommit off. After each batch, and after each background apply, the mover commits,
+ *   per partition, up to the first message of the oldest run still pending (neither applied nor
+ *   skipped; a run being applied is pending). So everything at or past a committed offset that
+ *   matters is either applied in Redis (with its change messages in the outbox) or will be read
+ *   again: a crash (kill -9) or a lost Redis loses nothing, and re-reading is harmless (staging
+ *   HSETs and SADDs are idempotent, applying is idempotent). A restarted mover publishes what the
+ *   outbox still holds.
+ * - On a Redis or change-publishing error (in a batch or in a background apply), or when Redis
+ *   restarted (its run_id changed: staged data may be gone), the mover waits for the applies
+ *   running, forgets its pending runs, seeks every partition back to its last commit, waits for
+ *   Redis and reads again. Kafka consumer-group errors go to kafkajs (which rejoins; after a
+ *   (re)join the mover also starts over from the commits).
  */
 import { EventEmitter } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { EachBatchPayload, Producer } from "kafkajs";
 import type { Redis } from "ioredis";
-import type { Registry } from "prom-client";
 import type { ChangeMessage, CompleteMessage } from "../contracts/messages.js";
 import { createKafka } from "../kafka/admin.js";
 import { RunTracker, parseResult, type PendingRun, type RunStatus } from "./accounting.js";
 import { allToOneAssigner } from "./assigner.js";
-import { runKey, type LookupSegment } from "./keys.js";
-import { createMoverMetrics, type MoverMetrics } from "./metrics.js";
-import { MoverStore, type ApplyPhase } from "./store.js";
+import { FastMemberParser } from "./fast-parse.js";
+import { runKey } from "./keys.js";
+import { createMoverMetrics } from "./metrics.js";
+import { OutboxPublisher, keyedQueue } from "./publisher.js";
+import { MoverStore } from "./store.js";
+import type { Mover, MoverLog, MoverTimings, RunOutcome, StartMoverOptions } from "./types.js";
 
-export type MoverLogLevel = "debug" | "info" | "warn" | "error";
-/** Where the mover reports what it does. */
-export type MoverLog = (level: MoverLogLevel, message: string, fields?: Record<string, unknown>) => void;
-
-/** Options of {@link startMover}. */
-export interface StartMoverOptions {
-  brokers: readonly string[];
-  /** The consumer group (all partitions go to one member; others stand by). */
-  groupId: string;
-  resultsTopic: string;
-  changesTopic: string;
-  redisUrl: string;
-  /** Prefix of the mover's own keys and of the changes channel, e.g. `seg:`. */
-  redisPrefix: string;
-  /** A segment's Redis keys and TTL (e.g. `spec.outputs` of its deployed pipeline). */
-  lookupSegment: LookupSegment;
-  /** Where the metrics are registered (a fresh registry when omitted). */
-  registry?: Registry;
-  log?: MoverLog;
-  clientId?: string;
-  /** A run with more members in memory spills to its staging hash (default 100,000). */
-  runMemoryLimit?: number;
-  /** Members all in-memory runs may hold together before the largest spill (default 500,000). */
-  memoryLimit?: number;
-  /** Largest run swapped together with its entity hashes in one script (default 10,000). */
-  atomicMaxMembers?: number;
-  /** Members per staging HSET and per chunk script (default 2,000). */
-  chunkSize?: number;
-  /** TTL of staging and temporary keys (default 1 day). */
-  stagingTtlSeconds?: number;
-  /** A pending run not seen for this long is dropped (default 1 hour). */
-  abandonAfterMs?: number;
-  /** How often the consumer-lag gauge is refreshed; 0 = only on `updateLag()` (default 10 s). */
-  lagIntervalMs?: number;
-  /**
-   * Consumer-group session timeout (default 30 s): how long a crashed mover holds its partitions
-   * before a standby (or its restart) gets them.
-   */
-  sessionTimeoutMs?: number;
-  /** kafkajs fetch sizes (defaults: 8 MB per partition, 32 MB per fetch, 100 ms wait). */
-  fetch?: { maxBytesPerPartition?: number; maxBytes?: number; maxWaitTimeInMs?: number };
-  /** Test hooks: called at each phase of an apply (a test may crash the process there). */
-  hooks?: { phase?: (phase: ApplyPhase, run: { segment: string; runId: string }) => void | Promise<void> };
-}
-
-/** What became of a run. */
-export interface RunOutcome {
-  segment: string;
-  runId: string;
-  status: RunStatus;
-  /** How it was swapped (applied runs). */
-  path?: "atomic" | "chunked";
-  /** Only the follow-up work was left (the swap had happened before a crash). */
-  resumed?: boolean;
-  /** Members in the run (from its marker), when known. */
-  size?: number;
-  entered: number;
-  left: number;
-  asOf?: string;
-  version?: string;
-  /**
-   * Times, ms since epoch (in this process): run first seen, marker consumed, complete (all
-   * members and the marker read), swapped (visible in Redis), done (outcome decided). Change
-   * messages follow in the background: see the `changes` event.
-   */
-  firstSeenAt: number;
-  markerAt?: number;
-  completeAt?: number;
-  swappedAt?: number;
-  doneAt: number;
-}
-
-/** Where a mover's time went (ms of wall clock, summed since it started). */
-export interface MoverTimings {
-  batches: number;
-  messages: number;
-  /** Reading the batches' messages: parse, check, buffer. */
-  parseMs: number;
-  /** Waiting for staging writes (most overlap the next batch's fetch and parse). */
-  stagingWaitMs: number;
-  /** Applying complete runs (waiting for the segment's previous changes, then the swap). */
-  applyMs: number;
-  commitMs: number;
-  /** Publishing change messages from the outbox (in the background, overlapping the rest). */
-  publishMs: number;
-}
-
-/** A running mover. */
-export interface Mover {
-  /**
-   * Finishes the current batch, commits, leaves the group, publishes the change messages already
-   * in the outbox (up to `drainTimeoutMs`, default 30 s; the rest stay for the next start) and
-   * closes every connection.
-   */
-  stop(options?: { drainTimeoutMs?: number }): Promise<void>;
-  /** Resolves when the change messages of every swap so far are published. */
-  changesPublished(): Promise<void>;
-  /**
-   * Emits `outcome` (every RunOutcome), `applied` and `skipped` (by status), `changes`
-   * ({ segment, runId, entered, left, at }: a run's change messages were published) and
-   * `failure` ({ error }).
-   */
-  readonly events: EventEmitter;
-  /** Resolves with the run's outcome (at once if it is already known); rejects after `timeoutMs`. */
-  waitForRun(segment: string, runId: string, timeoutMs?: number): Promise<RunOutcome>;
-  /** Refreshes the consumer-lag gauge; resolves to the total lag. */
-  updateLag(): Promise<number>;
-  readonly metrics: MoverMetrics;
-  /**
-   * Pending runs and members held in memory right now; when the group was last joined (ms since
-   * epoch); and where the time went since the start (ms, wall clock).
-   */
-  stats(): { pendingRuns: number; inMemoryMembers: number; committed: Record<number, string>; joinedAt: number; time: MoverTimings };
-}
+export type { Mover, MoverLog, MoverLogLevel, MoverTimings, RunOutcome, StartMoverOptions } from "./types.js";
 
 /** Change messages could not be sent to Kafka (the batch is read again). */
 class ChangePublishError extends Error {
@@ -182,6 +79,8 @@ async function serverRunId(redis: Redis): Promise<string> {
  */
 const CHANGE_BATCH = 10_000;
 const OUTCOMES_KEPT = 2_000;
+/** Staging flushes (one pipeline per batch) in flight at most. */
+const MAX_FLUSHES = 4;
 
 /** Starts the mover; resolves once it has joined its consumer group. */
 export async function startMover(options: StartMoverOptions): Promise<Mover> {
@@ -216,7 +115,9 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
     stagingTtlSeconds: options.stagingTtlSeconds ?? 86_400,
     atomicMaxMembers: options.atomicMaxMembers ?? 10_000,
     chunkSize: options.chunkSize ?? 2_000,
+    ...(options.diffMaxMembers !== undefined ? { diffMaxMembers: options.diffMaxMembers } : {}),
   });
+  const maxConcurrentApplies = Math.max(1, options.maxConcurrentApplies ?? 8);
   const tracker = new RunTracker({
     ...(options.runMemoryLimit !== undefined ? { runMemoryLimit: options.runMemoryLimit } : {}),
     ...(options.memoryLimit !== undefined ? { memoryLimit: options.memoryLimit } : {}),
@@ -243,14 +144,28 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
   const outcomes = new Map<string, RunOutcome>();
   const waiters = new Map<string, { resolve: (o: RunOutcome) => void; reject: (e: Error) => void }[]>();
   let malformedSeen = 0;
-  const time: MoverTimings = { batches: 0, messages: 0, parseMs: 0, stagingWaitMs: 0, applyMs: 0, commitMs: 0, publishMs: 0 };
+  const time: MoverTimings = { batches: 0, messages: 0, parseMs: 0, stagingWaitMs: 0, applyMs: 0, applyBusyMs: 0, commitMs: 0, publishMs: 0 };
 
-  /** The staging writes of the previous batch, overlapping this batch's fetch and parse. */
-  let flushing: Promise<unknown> | undefined;
+  /**
+   * The staging writes of the last batches (in order on the one connection), overlapping the next
+   * batches' fetch and parse; at most MAX_FLUSHES in flight.
+   */
+  let flushes: Promise<unknown>[] = [];
+  /**
+   * Applies running in the background. `generation` changes whenever the tracker is reset (a
+   * rejoin, a rewind): an apply started before then no longer touches the tracker or the commits.
+   * A failed apply leaves `applyFailure`; the next batch (or, when none comes, the rewind it starts)
+   * reads the pending runs again from the last commit.
+   */
+  const applying = new Set<Promise<void>>();
+  let generation = 0;
+  let applyFailure: { error: unknown } | undefined;
   const forget = () => {
+    generation++;
     tracker.reset();
     positions.clear();
-    flushing = undefined;
+    flushes = [];
+    applyFailure = undefined;
   };
   let joinedAt = 0;
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
@@ -306,78 +221,48 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
   };
 
   /** One apply or publication per segment at a time, in call order. */
-  const segmentLocks = new Map<string, Promise<unknown>>();
-  const withSegment = <T>(segment: string, fn: () => Promise<T>): Promise<T> => {
-    const prev = segmentLocks.get(segment) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const tail = next.catch(() => {});
-    segmentLocks.set(segment, tail);
-    void tail.then(() => {
-      if (segmentLocks.get(segment) === tail) segmentLocks.delete(segment);
-    });
-    return next;
-  };
+  const withSegment = keyedQueue();
 
   const phaseHook = options.hooks?.phase;
   const storeCtx = (heartbeat: () => Promise<void>) => ({ publish, heartbeat, ...(phaseHook ? { phase: phaseHook } : {}) });
 
-  /**
-   * The background publisher: takes segments from the outbox queue, one at a time, and publishes
-   * their change messages. On an error it waits and tries again (the record stays in Redis).
-   */
-  const outboxQueue = new Set<string>();
-  let publishing: Promise<void> | undefined;
-  let publisherStopped = false;
-  let drained: (() => void)[] = [];
-  const publishLoop = async () => {
-    let delay = 200;
-    while (outboxQueue.size > 0 && !publisherStopped) {
-      const segment = outboxQueue.values().next().value as string;
-      try {
-        const done = await withSegment(segment, async () => {
-          const t = performance.now();
-          try {
-            return await store.finishPending(segment, storeCtx(async () => {}));
-          } finally {
-            time.publishMs += performance.now() - t;
-          }
-        });
-        outboxQueue.delete(segment);
-        delay = 200;
-        if (done !== null) {
-          log("debug", `published the changes of run ${done.runId} of ${segment}`, { entered: done.entered, left: done.left });
-          events.emit("changes", { segment, runId: done.runId, entered: done.entered, left: done.left, at: Date.now() });
-        }
-      } catch (e) {
-        metrics.errors.inc();
-        log("error", `publishing the changes of ${segment} failed; trying again: ${message(e)}`);
-        events.emit("failure", { error: e });
-        await sleep(delay);
-        delay = Math.min(delay * 2, 5_000);
-      }
+  /** Resolves when no apply runs, or after `maxMs`. */
+  const appliesIdle = async (maxMs: number) => {
+    const until = Date.now() + maxMs;
+    while (applying.size > 0 && Date.now() < until) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...applying]), new Promise((r) => (timer = setTimeout(r, until - Date.now())))]);
+      clearTimeout(timer);
     }
   };
-  const publishOutbox = () => {
-    if (publishing !== undefined || publisherStopped) return;
-    publishing = publishLoop().finally(() => {
-      publishing = undefined;
-      if (outboxQueue.size > 0 && !publisherStopped) {
-        publishOutbox();
-      } else if (outboxQueue.size === 0) {
-        const ws = drained;
-        drained = [];
-        for (const w of ws) w();
-      }
-    });
-  };
-  const enqueueOutbox = (segments: Iterable<string>) => {
-    for (const s of segments) outboxQueue.add(s);
-    if (outboxQueue.size > 0) publishOutbox();
-  };
-  const changesPublished = () => (outboxQueue.size === 0 && publishing === undefined ? Promise.resolve() : new Promise<void>((r) => drained.push(r)));
+
+  /** The background publisher of the outbox (the record of a segment stays in Redis until done). */
+  const publisher = new OutboxPublisher({
+    publish: (segment) =>
+      withSegment(segment, async () => {
+        const t = performance.now();
+        try {
+          return await store.finishPending(segment, storeCtx(async () => {}));
+        } finally {
+          time.publishMs += performance.now() - t;
+        }
+      }),
+    yieldTo: appliesIdle,
+    published: (segment, done) => {
+      log("debug", `published the changes of run ${done.runId} of ${segment}`, { entered: done.entered, left: done.left });
+      events.emit("changes", { segment, runId: done.runId, entered: done.entered, left: done.left, at: Date.now() });
+    },
+    failed: (segment, e) => {
+      metrics.errors.inc();
+      log("error", `publishing the changes of ${segment} failed; trying again: ${message(e)}`);
+      events.emit("failure", { error: e });
+    },
+  });
+  const enqueueOutbox = (segments: Iterable<string>) => publisher.enqueue(segments);
+  const changesPublished = () => publisher.drained();
 
   const dropRun = async (run: PendingRun, status: RunStatus, why: string) => {
-    if (run.spilled) await store.dropStaging(run);
+    await store.dropStaging(run);
     tracker.finish(run, status);
     metrics.runsSkipped.inc({ reason: status });
     log(status === "abandoned" || status === "inconsistent" ? "warn" : "info", `run ${run.runId} of ${run.segment} not applied: ${why}`, { status });
@@ -393,15 +278,15 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
     emitOutcome({ segment: marker.segment, runId: marker.runId, status, size: marker.rows, asOf: marker.asOf, version: marker.version, entered: 0, left: 0, firstSeenAt: now, markerAt: now, doneAt: now });
   };
 
-  const applyRun = async (run: PendingRun, payload: EachBatchPayload) => {
+  const applyRun = async (run: PendingRun, gen: number, heartbeat: () => Promise<void>) => {
     const completeAt = Date.now();
     const target = await options.lookupSegment(run.segment);
     if (target === undefined) {
-      await dropRun(run, "unknown-segment", "the segment is not deployed (lookupSegment found nothing)");
+      if (gen === generation) await dropRun(run, "unknown-segment", "the segment is not deployed (lookupSegment found nothing)");
       return;
     }
-    const result = await withSegment(run.segment, () => store.apply(run, target, storeCtx(() => payload.heartbeat().catch(() => {}))));
-    tracker.finish(run, result.status);
+    const result = await withSegment(run.segment, () => store.apply(run, target, storeCtx(heartbeat)));
+    if (gen === generation) tracker.finish(run, result.status);
     // A swap leaves a post-swap record when it has changes to publish, and a chunked one always
     // (the old set to free); a resumed one was finished in the apply.
     if (result.status === "applied" && !result.resumed && (result.path === "chunked" || result.entered + result.left > 0)) enqueueOutbox([run.segment]);
@@ -411,8 +296,10 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
       metrics.resultsMoved.inc(marker.rows);
       if (result.swappedAt !== undefined) metrics.swapDuration.observe((result.swappedAt - completeAt) / 1000);
       log("info", `applied run ${run.runId} of ${run.segment}`, { size: marker.rows, entered: result.entered, left: result.left, path: result.path, resumed: result.resumed ?? false });
-      for (const older of tracker.olderThan(run.segment, { asOfMs: run.markerAsOfMs!, runId: run.runId })) {
-        await dropRun(older, "stale", `run ${run.runId} is newer and was applied`);
+      if (gen === generation) {
+        for (const older of tracker.olderThan(run.segment, { asOfMs: run.markerAsOfMs!, runId: run.runId })) {
+          await dropRun(older, "stale", `run ${run.runId} is newer and was applied`);
+        }
       }
     } else {
       metrics.runsSkipped.inc({ reason: result.status });
@@ -428,6 +315,54 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
         ...(result.swappedAt !== undefined ? { swappedAt: result.swappedAt } : {}),
       }),
     );
+    if (gen === generation) commitInBackground();
+  };
+
+  /**
+   * Starts applying a complete run in the background (at most `maxConcurrentApplies` at a time:
+   * waits for one to finish first). The run stays pending (holding its commits back) until done.
+   */
+  const startApply = async (run: PendingRun, payload: EachBatchPayload) => {
+    if (stopRequested) return; // stays pending: read again after the restart
+    const heartbeat = () => payload.heartbeat().catch(() => {});
+    while (applying.size >= maxConcurrentApplies) {
+      await Promise.race(applying);
+      await heartbeat();
+    }
+    run.applying = true;
+    const gen = generation;
+    const p: Promise<void> = applyRun(run, gen, heartbeat)
+      .catch((e: unknown) => {
+        if (gen !== generation || applyFailure !== undefined) return;
+        applyFailure = { error: e };
+        rewind();
+      })
+      .finally(() => {
+        applying.delete(p);
+        if (applying.size === 0) time.applyBusyMs += performance.now() - busySince;
+      });
+    if (applying.size === 0) busySince = performance.now();
+    applying.add(p);
+  };
+  let busySince = 0;
+
+  /** Resolves when no apply is running (those started meanwhile included). */
+  const appliesSettled = async (heartbeat?: () => Promise<unknown>) => {
+    while (applying.size > 0) {
+      await Promise.allSettled([...applying]);
+      await heartbeat?.();
+    }
+  };
+
+  /** After a failed apply: Kafka delivers the pending runs again from the last commit. */
+  const rewind = () => {
+    for (const [partition, pos] of positions) {
+      try {
+        consumer.seek({ topic, partition, offset: pos.committed.toString() });
+      } catch (e) {
+        log("warn", `seek to the last commit failed: ${message(e)}`);
+      }
+    }
   };
 
   /** Throws RedisRestartedError when Redis reconnected and is a different server process. */
@@ -442,24 +377,54 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
     }
   };
 
-  const commit = async (payload: EachBatchPayload) => {
-    const next = new Map<number, bigint>();
-    for (const [p, pos] of positions) if (pos.next !== undefined) next.set(p, pos.next);
-    const parts: { partition: number; offset: string }[] = [];
-    for (const [p, offset] of tracker.safeOffsets(next)) {
-      if (offset > positions.get(p)!.committed) parts.push({ partition: p, offset: offset.toString() });
-    }
-    if (parts.length === 0) return;
-    await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: parts }] });
-    for (const { partition, offset } of parts) positions.get(partition)!.committed = BigInt(offset);
+  type CommitParts = { partition: number; offset: string }[];
+  /** Commits every partition up to its safe offset (see RunTracker.safeOffsets); one commit at a time. */
+  let commitChain: Promise<unknown> = Promise.resolve();
+  const commit = (send: (parts: CommitParts) => Promise<unknown>): Promise<void> => {
+    const next = commitChain.then(async () => {
+      const gen = generation;
+      const reached = new Map<number, bigint>();
+      for (const [p, pos] of positions) if (pos.next !== undefined) reached.set(p, pos.next);
+      const parts: CommitParts = [];
+      for (const [p, offset] of tracker.safeOffsets(reached)) {
+        if (offset > positions.get(p)!.committed) parts.push({ partition: p, offset: offset.toString() });
+      }
+      if (parts.length === 0) return;
+      await send(parts);
+      if (gen !== generation) return;
+      for (const { partition, offset } of parts) {
+        const pos = positions.get(partition);
+        if (pos !== undefined && BigInt(offset) > pos.committed) pos.committed = BigInt(offset);
+      }
+    });
+    commitChain = next.catch(() => {});
+    return next;
   };
+  /** A commit after a background apply (the consumer may be idle); one waits at most. */
+  let commitQueued = false;
+  const commitInBackground = () => {
+    if (commitQueued || stopped) return;
+    commitQueued = true;
+    void commitChain.then(() => {
+      commitQueued = false;
+      if (stopped) return;
+      commit((parts) => consumer.commitOffsets(parts.map((p) => ({ topic, ...p })))).catch((e: unknown) => {
+        log("debug", `offsets not committed (the next batch commits them): ${message(e)}`);
+      });
+    });
+  };
+  let stopped = false;
+  let stopRequested = false;
 
   const recover = async (error: unknown, payload: EachBatchPayload) => {
     metrics.errors.inc();
     log("error", `batch failed, reading pending runs again from the last commit: ${message(error)}`, { error: error instanceof Error ? error.name : "unknown" });
     events.emit("failure", { error });
+    generation++;
+    await appliesSettled(() => payload.heartbeat().catch(() => {}));
     tracker.reset();
-    flushing = undefined;
+    flushes = [];
+    applyFailure = undefined;
     for (const [partition, pos] of positions) {
       consumer.seek({ topic, partition, offset: pos.committed.toString() });
       pos.next = undefined;
@@ -480,10 +445,15 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
     }
   };
 
+  const fast = new FastMemberParser();
   const eachBatch = async (payload: EachBatchPayload) => {
     const { batch } = payload;
     if (payload.isStale() || batch.messages.length === 0) return;
     const partition = batch.partition;
+    if (applyFailure !== undefined) {
+      await recover(applyFailure.error, payload);
+      return;
+    }
     try {
       await checkRedisServer();
       if (!positions.has(partition)) positions.set(partition, { committed: BigInt(batch.messages[0]!.offset) });
@@ -492,6 +462,10 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
       time.batches++;
       time.messages += batch.messages.length;
       for (const m of batch.messages) {
+        if (m.value !== null && fast.parse(m.value)) {
+          tracker.add(fast.segment, fast.runId, fast.entityId, fast.metricsJson, partition, m.offset, now);
+          continue;
+        }
         const parsed = parseResult(m.value);
         if (parsed.kind === "member") {
           tracker.member(parsed.message, parsed.metricsJson, partition, m.offset, now);
@@ -506,35 +480,31 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
           }
         }
       }
-      // Staging: the previous batch's writes must be done (an error surfaces here), this batch's
-      // go out while the next batch is fetched and parsed. Commits never pass a pending run, so an
-      // unfinished flush cannot let an offset be committed too early; a spilled run with its marker
-      // is judged only after its flushes are done.
+      // Staging: this batch's writes go out while the next batches are fetched and parsed (an
+      // error surfaces when a flush is awaited). Commits never pass a pending run, so an unfinished
+      // flush cannot let an offset be committed too early; a run is judged only when no flush of
+      // it is in flight, so when one with its marker waits for a flush, all are awaited now.
       tracker.spill();
       time.parseMs += performance.now() - t;
       t = performance.now();
-      const previous = flushing;
-      flushing = undefined;
-      if (previous) await previous;
+      while (flushes.length >= MAX_FLUSHES) await flushes.shift();
       const toFlush = tracker.unflushed();
       if (toFlush.length > 0) {
         const f = store.flush(toFlush);
-        f.catch(() => {}); // awaited below or in the next batch
-        flushing = f;
-        if (toFlush.some((r) => r.marker !== undefined) || !payload.isRunning()) {
-          flushing = undefined;
-          await f;
-        }
+        f.catch(() => {}); // awaited below or in a later batch
+        flushes.push(f);
+      }
+      if (flushes.length > 0 && (!payload.isRunning() || tracker.someMarked((r) => r.flushing > 0))) {
+        const all = flushes;
+        flushes = [];
+        await Promise.all(all);
       }
       time.stagingWaitMs += performance.now() - t;
       t = performance.now();
       for (const run of [...tracker.runs()]) {
         const c = RunTracker.completion(run);
-        if (c === "complete") {
-          await applyRun(run, payload);
-          // One batch can complete many runs: keep the session alive between them.
-          await payload.heartbeat().catch(() => {});
-        } else if (c === "overcount") await dropRun(run, "inconsistent", `${RunTracker.count(run)} distinct members but the marker says ${run.marker!.rows}`);
+        if (c === "complete") await startApply(run, payload);
+        else if (c === "overcount") await dropRun(run, "inconsistent", `${RunTracker.count(run)} distinct members but the marker says ${run.marker!.rows}`);
       }
       for (const run of tracker.idleSince(now - abandonAfterMs)) {
         await dropRun(run, "abandoned", `no message for ${Math.round((now - run.lastSeenAt) / 1000)} s and not complete (${RunTracker.count(run)} members, marker ${run.marker ? "seen" : "not seen"})`);
@@ -543,7 +513,10 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
       t = performance.now();
       payload.resolveOffset(batch.lastOffset());
       positions.get(partition)!.next = BigInt(batch.lastOffset()) + 1n;
-      await commit(payload);
+      // Stopping: the runs started are finished (and committed) before the consumer leaves.
+      if (!payload.isRunning()) await appliesSettled(() => payload.heartbeat().catch(() => {}));
+      if (applyFailure !== undefined) throw applyFailure.error;
+      await commit((parts) => payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: parts }] }));
       time.commitMs += performance.now() - t;
     } catch (e) {
       if (isKafkaError(e)) {
@@ -596,6 +569,11 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
   const stop = (stopOptions: { drainTimeoutMs?: number } = {}) =>
     (stopping ??= (async () => {
       if (lagTimer) clearInterval(lagTimer);
+      // No new applies; those running finish and are committed while the consumer is still a member.
+      stopRequested = true;
+      await appliesSettled();
+      await commit((parts) => consumer.commitOffsets(parts.map((p) => ({ topic, ...p })))).catch((e: unknown) => log("warn", `final commit: ${message(e)}`));
+      stopped = true;
       await consumer.disconnect().catch((e: unknown) => log("warn", `consumer disconnect: ${message(e)}`));
       const drainMs = stopOptions.drainTimeoutMs ?? 30_000;
       let timer: NodeJS.Timeout | undefined;
@@ -604,9 +582,8 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
         new Promise<boolean>((r) => (timer = setTimeout(() => r(true), drainMs))),
       ]);
       clearTimeout(timer);
-      publisherStopped = true;
-      if (timedOut) log("warn", `stopping with change messages still in the outbox (${outboxQueue.size} segments); the next start publishes them`);
-      await publishing;
+      if (timedOut) log("warn", `stopping with change messages still in the outbox (${publisher.size} segments); the next start publishes them`);
+      await publisher.stop();
       await Promise.all([
         producer.disconnect().catch((e: unknown) => log("warn", `producer disconnect: ${message(e)}`)),
         admin.disconnect().catch(() => {}),

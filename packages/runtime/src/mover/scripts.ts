@@ -52,7 +52,8 @@ export const SWAP_SMALL = `${ORDER}${UPSERT}
 local members, meta, tmp, post, entered, left, outbox = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local runId, version, asOf = ARGV[1], ARGV[2], ARGV[3]
 local asOfMs, size = tonumber(ARGV[4]), tonumber(ARGV[5])
-local completedAt, ttl, sttl = ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8])
+-- ttl stays text: redis.call would turn a number back into text for every member.
+local completedAt, ttl, sttl = ARGV[6], ARGV[7], tonumber(ARGV[8])
 local prefix, segment, staging = ARGV[9], ARGV[10], ARGV[11]
 local o = order(meta, asOfMs, runId)
 if o == 0 then return {'duplicate'} end
@@ -105,46 +106,70 @@ return {'applied', nEnter, nLeft}
 `;
 
 /**
- * One chunk of a large run, before its swap: adds the members to the new set, records those not in
- * the current set as entered, and upserts their entity hashes. Members come from ARGV (id, metrics
- * pairs from ARGV[7]) or from one HSCAN step over the staging hash.
+ * One chunk of a large run, before its swap: upserts the members' entity hashes, adds them to the
+ * new set unless the mover did while reading the run (`addToSet` '0'), and, when `check` is '1'
+ * (segments too large for one set difference after the chunks), adds those not in the current set
+ * to `entered`. Members come from ARGV (id, metrics pairs from ARGV[9]) or from one HSCAN step over
+ * the staging hash.
  *
  * KEYS: tmp, members, entered, staging
- * ARGV: entityKeyPrefix, segment, ttl, stagingTtl, cursor ('' when pairs follow), count
+ * ARGV: entityKeyPrefix, segment, ttl, stagingTtl, check, addToSet, cursor ('' when pairs follow), count
  * Returns the next HSCAN cursor ('0' when done, or when the pairs came from ARGV).
  */
 export const BUILD_CHUNK = `${UPSERT}
 local tmp, members, entered, staging = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local prefix, segment, ttl, sttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local prefix, segment, ttl, sttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local check, addToSet = ARGV[5] == '1', ARGV[6] == '1'
 local src, first, nextCursor
-if ARGV[5] ~= '' then
-  local r = redis.call('HSCAN', staging, ARGV[5], 'COUNT', ARGV[6])
+if ARGV[7] ~= '' then
+  local r = redis.call('HSCAN', staging, ARGV[7], 'COUNT', ARGV[8])
   nextCursor, src, first = r[1], r[2], 1
 else
-  nextCursor, src, first = '0', ARGV, 7
+  nextCursor, src, first = '0', ARGV, 9
 end
-local ids = {}
+local keep = addToSet or check
+local ids, n = {}, 0
 local function flush()
-  if #ids == 0 then return end
-  redis.call('SADD', tmp, unpack(ids))
-  local inOld = redis.call('SMISMEMBER', members, unpack(ids))
-  local new = {}
-  for j = 1, #ids do
-    if inOld[j] == 0 then new[#new + 1] = ids[j] end
+  if n == 0 then return end
+  if addToSet then redis.call('SADD', tmp, unpack(ids)) end
+  if check then
+    local inOld = redis.call('SMISMEMBER', members, unpack(ids))
+    local new = {}
+    for j = 1, #ids do
+      if inOld[j] == 0 then new[#new + 1] = ids[j] end
+    end
+    if #new > 0 then redis.call('SADD', entered, unpack(new)) end
   end
-  if #new > 0 then redis.call('SADD', entered, unpack(new)) end
-  ids = {}
+  ids, n = {}, 0
 end
 for i = first, #src, 2 do
   local id = src[i]
   upsert(prefix .. id, segment, src[i + 1], ttl)
-  ids[#ids + 1] = id
-  if #ids == 1000 then flush() end
+  if keep then
+    n = n + 1
+    ids[n] = id
+    if n == 1000 then flush() end
+  end
 end
 flush()
 redis.call('EXPIRE', tmp, sttl)
-redis.call('EXPIRE', entered, sttl)
+if check then redis.call('EXPIRE', entered, sttl) end
 return nextCursor
+`;
+
+/**
+ * After the chunks of a large run (mode 'diff'): the entered and left members as two set
+ * differences of the new and the current set, computed in Redis in one step.
+ *
+ * KEYS: tmp, members, entered, left
+ * ARGV: stagingTtl
+ */
+export const DIFF = `
+redis.call('SDIFFSTORE', KEYS[3], KEYS[1], KEYS[2])
+redis.call('SDIFFSTORE', KEYS[4], KEYS[2], KEYS[1])
+redis.call('EXPIRE', KEYS[3], ARGV[1])
+redis.call('EXPIRE', KEYS[4], ARGV[1])
+return 0
 `;
 
 /**
@@ -176,9 +201,12 @@ return r[1]
  * The swap of a large run, after its chunks: the new set replaces the members (the old set is kept
  * under \`old\` until the follow-up work frees it), and the meta is written, in one step. Refuses
  * when the meta's runId is no longer \`basis\` (someone applied a run since the chunks started).
+ * With \`all\` '1' the segment had no members when the chunks started: every member enters, and the
+ * post-swap record names the new members SET itself as the entered set (refused as 'retry' if the
+ * segment has members now).
  *
  * KEYS: members, meta, tmp, old, post, entered, left, outbox
- * ARGV: basis, runId, version, asOf, asOfMs, size, completedAt, ttl, stagingTtl, entityKeyPrefix, segment
+ * ARGV: basis, runId, version, asOf, asOfMs, size, completedAt, ttl, stagingTtl, entityKeyPrefix, segment, all
  * Returns {'applied', entered, left} | {'retry'} | {'duplicate'} | {'stale'} | {'post-pending'} | {'mismatch', n}
  */
 export const SWAP_LARGE = `${ORDER}
@@ -186,8 +214,10 @@ local members, meta, tmp, old, post, entered, left, outbox = KEYS[1], KEYS[2], K
 local basis, runId, version, asOf = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local asOfMs, size = tonumber(ARGV[5]), tonumber(ARGV[6])
 local completedAt, ttl, sttl, prefix, segment = ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[10], ARGV[11]
+local all = ARGV[12] == '1'
 local cur = redis.call('HGET', meta, 'runId')
 if (cur or '') ~= basis then return {'retry'} end
+if all and redis.call('EXISTS', members) == 1 then return {'retry'} end
 local o = order(meta, asOfMs, runId)
 if o == 0 then return {'duplicate'} end
 if o < 0 then return {'stale'} end
@@ -204,10 +234,17 @@ if size > 0 then
 end
 redis.call('HSET', meta, 'runId', runId, 'version', version, 'asOf', asOf, 'asOfMs', ARGV[5], 'size', ARGV[6], 'completedAt', completedAt)
 redis.call('EXPIRE', meta, ttl)
-redis.call('HSET', post, 'runId', runId, 'asOf', asOf, 'segment', segment, 'entered', entered, 'left', left, 'old', old, 'hdel', '1', 'entityKeyPrefix', prefix)
+if all then
+  local e = ''
+  if size > 0 then e = members end
+  redis.call('HSET', post, 'runId', runId, 'asOf', asOf, 'segment', segment, 'entered', e, 'enteredLive', '1', 'left', '', 'old', '', 'hdel', '0', 'entityKeyPrefix', prefix)
+else
+  redis.call('HSET', post, 'runId', runId, 'asOf', asOf, 'segment', segment, 'entered', entered, 'left', left, 'old', old, 'hdel', '1', 'entityKeyPrefix', prefix)
+end
 redis.call('EXPIRE', post, sttl)
 redis.call('SADD', outbox, segment)
 redis.call('EXPIRE', outbox, sttl)
+if all then return {'applied', size, 0} end
 return {'applied', redis.call('SCARD', entered), redis.call('SCARD', left)}
 `;
 
@@ -249,6 +286,7 @@ return r[1]
 export const MOVER_SCRIPTS = {
   segMoverSwapSmall: { lua: SWAP_SMALL, numberOfKeys: 7 },
   segMoverBuildChunk: { lua: BUILD_CHUNK, numberOfKeys: 4 },
+  segMoverDiff: { lua: DIFF, numberOfKeys: 4 },
   segMoverLeftChunk: { lua: LEFT_CHUNK, numberOfKeys: 3 },
   segMoverSwapLarge: { lua: SWAP_LARGE, numberOfKeys: 8 },
   segMoverPostChunk: { lua: POST_CHUNK, numberOfKeys: 1 },

@@ -21,10 +21,16 @@ afterAll(async () => {
   redis?.disconnect();
 });
 
-function fixture(opts: { atomicMaxMembers?: number } = {}) {
+function fixture(opts: { atomicMaxMembers?: number; diffMaxMembers?: number } = {}) {
   const prefix = `${unique("p")}:`;
   prefixes.push(prefix);
-  const store = new MoverStore(redis, { prefix, stagingTtlSeconds: 3_600, atomicMaxMembers: opts.atomicMaxMembers ?? 1_000, chunkSize: 100 });
+  const store = new MoverStore(redis, {
+    prefix,
+    stagingTtlSeconds: 3_600,
+    atomicMaxMembers: opts.atomicMaxMembers ?? 1_000,
+    chunkSize: 100,
+    ...(opts.diffMaxMembers !== undefined ? { diffMaxMembers: opts.diffMaxMembers } : {}),
+  });
   const published: ChangeMessage[] = [];
   const ctx: ApplyContext = { publish: async (c) => void published.push(...c), heartbeat: async () => {} };
   const tracker = new RunTracker();
@@ -116,6 +122,32 @@ describe("MoverStore", () => {
     const changes = f.published.slice(before).map((c) => `${c.runId} ${c.change} ${c.entityId}`).sort();
     expect(changes).toEqual(["r2 enter e4", "r2 enter e5", "r2 exit e0", "r2 exit e1", "r3 enter e6", "r3 enter e7", "r3 exit e2", "r3 exit e3"]);
     expect(await keysUnder(redis, `${f.prefix}mover:`)).toEqual([]);
+  });
+
+  it("the chunked path finds the same members, entity hashes and changes whichever way: first run, one set difference or chunk by chunk; new-members SET flushed beforehand or not", async () => {
+    for (const diffMaxMembers of [1_000_000, 0]) {
+      for (const flushed of [false, true]) {
+        const f = fixture({ atomicMaxMembers: 1, diffMaxMembers });
+        const t = targetOf(f.prefix, "s");
+        const r1 = f.makeRun("s", "r1", "2026-11-01T00:00:00Z", ids(0, 250));
+        if (flushed) await f.store.flush([r1]);
+        expect(await f.store.apply(r1, t, f.ctx)).toMatchObject({ status: "applied", path: "chunked", entered: 250, left: 0 });
+        expect(await f.store.finishPending("s", f.ctx)).toEqual({ runId: "r1", entered: 250, left: 0 });
+        const r2 = f.makeRun("s", "r2", "2026-11-02T00:00:00Z", ids(100, 250));
+        if (flushed) await f.store.flush([r2]);
+        expect(await f.store.apply(r2, t, f.ctx)).toMatchObject({ status: "applied", path: "chunked", entered: 100, left: 100 });
+        expect(await f.store.finishPending("s", f.ctx)).toEqual({ runId: "r2", entered: 100, left: 100 });
+        expect((await redis.smembers(t.redis.membersKey)).sort()).toEqual(ids(100, 250).sort());
+        expect(await redis.exists(`${t.redis.entityKeyPrefix}e0`)).toBe(0);
+        expect(await redis.hget(`${t.redis.entityKeyPrefix}e100`, "s")).toBe(JSON.stringify({ id: "e100", runId: "r2" }));
+        expect(await redis.hget(`${t.redis.entityKeyPrefix}e349`, "s")).toBe(JSON.stringify({ id: "e349", runId: "r2" }));
+        const changes = f.published.map((c) => `${c.runId} ${c.change} ${c.entityId}`).sort();
+        const want = [...ids(0, 250).map((id) => `r1 enter ${id}`), ...ids(0, 100).map((id) => `r2 exit ${id}`), ...ids(250, 100).map((id) => `r2 enter ${id}`)].sort();
+        expect(changes).toEqual(want);
+        expect(await keysUnder(redis, `${f.prefix}mover:`)).toEqual([]);
+        expect(await redis.ttl(t.redis.membersKey)).toBeGreaterThan(3_000);
+      }
+    }
   });
 
   it("refuses to swap a run whose staged members are missing (Redis lost them) and changes nothing", async () => {

@@ -133,12 +133,16 @@ describe("RunTracker: memory bound and spilling", () => {
     expect(spilled.map((r) => r.runId)).toEqual(["big"]);
     const big = t.get("s", "big")!;
     expect(big.spilled).toBe(true);
-    expect(t.unflushed()).toEqual([big]);
+    // Both have new ids for their members SETs; only the spilled one has members to stage.
+    const small = t.get("s", "small")!;
+    expect(t.unflushed()).toEqual([big, small]);
+    small.setPending = [];
     expect(t.inMemory()).toBe(1);
     // The marker arrives before the flush: not complete until the members are staged and counted.
     feed(t, 0, 4, [marker("big", 3)]);
     expect(RunTracker.completion(big)).toBe("waiting");
     big.buffer = new Map();
+    big.setPending = [];
     big.flushing = 1;
     big.stagedCount = 3;
     expect(RunTracker.completion(big)).toBe("waiting"); // a flush still in flight
@@ -156,6 +160,46 @@ describe("RunTracker: memory bound and spilling", () => {
     feed(t, 0, 0, [member("a", "1"), member("a", "2"), member("b", "1"), member("b", "2"), member("b", "3"), member("c", "1"), member("c", "2")]);
     expect(t.spill().map((r) => r.runId)).toEqual(["b"]);
     expect(t.inMemory()).toBe(4);
+  });
+});
+
+describe("RunTracker: new ids to flush, and runs being applied", () => {
+  it("lists each new entity id once for the run's members SET, and a run is judged only when no flush of it is in flight", () => {
+    const t = new RunTracker();
+    feed(t, 0, 0, [member("r1", "a"), member("r1", "b"), member("r1", "a"), marker("r1", 2)]);
+    const run = t.get("s", "r1")!;
+    expect(run.setPending).toEqual(["a", "b"]);
+    expect(run.setStaged).toBe(false);
+    expect(t.unflushed()).toEqual([run]);
+    run.flushing = 1;
+    expect(RunTracker.completion(run)).toBe("waiting");
+    run.flushing = 0;
+    expect(RunTracker.completion(run)).toBe("complete");
+    run.setPending = [];
+    expect(t.unflushed()).toEqual([]);
+    feed(t, 0, 4, [member("r1", "b"), member("r1", "c")]);
+    expect(run.setPending).toEqual(["c"]);
+  });
+
+  it("a run being applied keeps its buffer as it is, holds its commits back, and is neither spilled, idle nor older", () => {
+    const t = new RunTracker({ runMemoryLimit: 1, memoryLimit: 1 });
+    feed(t, 0, 10, [member("r1", "a"), marker("r1", 1, "2026-11-01T00:00:00Z")], 1_000);
+    const run = t.get("s", "r1")!;
+    run.applying = true;
+    feed(t, 0, 12, [member("r1", "late"), member("r1", "a")], 1_000);
+    expect([...run.buffer.keys()]).toEqual(["a"]);
+    expect(RunTracker.completion(run)).toBe("applying");
+    expect(t.spill()).toEqual([]);
+    // Its members still count against the total: another run spills instead.
+    feed(t, 0, 14, [member("r2", "b")], 1_000);
+    expect(t.spill().map((r) => r.runId)).toEqual(["r2"]);
+    expect(run.spilled).toBe(false);
+    t.finish(t.get("s", "r2")!, "abandoned");
+    expect(t.idleSince(5_000)).toEqual([]);
+    expect(t.olderThan("s", { asOfMs: Date.parse("2026-11-05T00:00:00Z"), runId: "r9" })).toEqual([]);
+    expect(t.safeOffsets(new Map([[0, 20n]]))).toEqual(new Map([[0, 10n]]));
+    t.finish(run, "applied");
+    expect(t.safeOffsets(new Map([[0, 20n]]))).toEqual(new Map([[0, 20n]]));
   });
 });
 

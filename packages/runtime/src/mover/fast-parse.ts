@@ -1,0 +1,253 @@
+/**
+ * A fast path for the results topic's common value: a member message exactly as the jobs write it,
+ * `{"type":"member","segment":"…","runId":"…","entityId":"…","metrics":{…}}` (no whitespace, these
+ * keys in this order). It reads the bytes without `JSON.parse`: the names must have no escapes, and
+ * the metrics text must be what `JSON.stringify(JSON.parse(text))` gives (no whitespace or escapes,
+ * no duplicate or numeric keys) except for numbers, which are rewritten the way JavaScript prints
+ * them where they differ (`12.50` → `12.5`, `1.0E10` → `10000000000`). Anything else is left to
+ * {@link parseResult}, which gives the same result (or says why the value is malformed). Segment and
+ * run names repeat from message to message: the last ones are reused.
+ */
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN = 0x7b; // {
+const CLOSE = 0x7d; // }
+const OPEN_ARRAY = 0x5b;
+const CLOSE_ARRAY = 0x5d;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const MINUS = 0x2d;
+const DOT = 0x2e;
+const ZERO = 0x30;
+const NINE = 0x39;
+
+const HEAD = Buffer.from('{"type":"member","segment":"');
+const RUN = Buffer.from('","runId":"');
+const ENTITY = Buffer.from('","entityId":"');
+const METRICS = Buffer.from('","metrics":');
+const TRUE = Buffer.from("true");
+const FALSE = Buffer.from("false");
+const NULL = Buffer.from("null");
+const EMPTY = Buffer.alloc(0);
+
+/** Nesting deeper than this goes to the slow path. */
+const MAX_DEPTH = 32;
+/** Numbers with at most this many significant digits print back the same in JavaScript. */
+const MAX_DIGITS = 15;
+
+function matches(buf: Buffer, at: number, what: Buffer): boolean {
+  if (at + what.length > buf.length) return false;
+  for (let i = 0; i < what.length; i++) if (buf[at + i] !== what[i]) return false;
+  return true;
+}
+
+function sameBytes(buf: Buffer, a: number, b: number, len: number): boolean {
+  for (let i = 0; i < len; i++) if (buf[a + i] !== buf[b + i]) return false;
+  return true;
+}
+
+/**
+ * Reads member messages. After {@link parse} returns true, `segment`, `runId`, `entityId` and
+ * `metricsJson` hold the message's fields. One instance per consumer loop (not reentrant).
+ */
+export class FastMemberParser {
+  segment = "";
+  runId = "";
+  entityId = "";
+  metricsJson = "";
+  private segmentBytes: Buffer = EMPTY;
+  private runIdBytes: Buffer = EMPTY;
+  /** Byte ranges of the keys of the objects being read (start, end pairs), per nesting level. */
+  private readonly keys: number[][] = [];
+  private end = 0;
+  /** Start, end pairs of the numbers to print again (not as JavaScript prints them). */
+  private readonly fixes: number[] = [];
+  private buf: Buffer = EMPTY;
+
+  /** True when `value` is a member message the fast path can read (its fields are then set). */
+  parse(value: Buffer): boolean {
+    const buf = value;
+    const n = buf.length;
+    if (n < HEAD.length + RUN.length + ENTITY.length + METRICS.length + 5 || buf[n - 1] !== CLOSE) return false;
+    if (!matches(buf, 0, HEAD)) return false;
+    let at = HEAD.length;
+    const segEnd = this.plainString(buf, at);
+    if (segEnd <= at || !matches(buf, segEnd, RUN)) return false;
+    const runStart = segEnd + RUN.length;
+    const runEnd = this.plainString(buf, runStart);
+    if (runEnd <= runStart || !matches(buf, runEnd, ENTITY)) return false;
+    const idStart = runEnd + ENTITY.length;
+    const idEnd = this.plainString(buf, idStart);
+    if (idEnd <= idStart || !matches(buf, idEnd, METRICS)) return false;
+    at = idEnd + METRICS.length;
+    if (buf[at] !== OPEN) return false;
+    this.buf = buf;
+    this.end = n - 1; // the message's closing brace
+    this.fixes.length = 0;
+    const metricsEnd = this.value(at, 0);
+    this.buf = EMPTY;
+    if (metricsEnd !== n - 1) return false;
+    this.segment = this.reuse(buf, HEAD.length, segEnd, true);
+    this.runId = this.reuse(buf, runStart, runEnd, false);
+    this.entityId = buf.toString("utf8", idStart, idEnd);
+    this.metricsJson = this.fixes.length === 0 ? buf.toString("utf8", at, metricsEnd) : this.rewrite(buf, at, metricsEnd);
+    return true;
+  }
+
+  /** The metrics text with its numbers in `fixes` printed as JavaScript prints them. */
+  private rewrite(buf: Buffer, start: number, end: number): string {
+    let out = "";
+    let from = start;
+    const fixes = this.fixes;
+    for (let i = 0; i < fixes.length; i += 2) {
+      out += buf.toString("utf8", from, fixes[i]!);
+      out += JSON.stringify(Number(buf.toString("latin1", fixes[i]!, fixes[i + 1]!)));
+      from = fixes[i + 1]!;
+    }
+    return out + buf.toString("utf8", from, end);
+  }
+
+  /** The segment or run name: the last one again when the bytes are the same. */
+  private reuse(buf: Buffer, start: number, end: number, segment: boolean): string {
+    const last = segment ? this.segmentBytes : this.runIdBytes;
+    if (last.length === end - start) {
+      let same = true;
+      for (let i = 0; i < last.length && same; i++) same = buf[start + i] === last[i];
+      if (same) return segment ? this.segment : this.runId;
+    }
+    const bytes = Buffer.from(buf.subarray(start, end));
+    const text = buf.toString("utf8", start, end);
+    if (segment) {
+      this.segmentBytes = bytes;
+      this.segment = text;
+    } else {
+      this.runIdBytes = bytes;
+      this.runId = text;
+    }
+    return text;
+  }
+
+  /** The index of the closing quote of a string starting at `at` without escapes or control characters; -1 otherwise. */
+  private plainString(buf: Buffer, at: number): number {
+    for (let i = at; i < buf.length; i++) {
+      const c = buf[i]!;
+      if (c === QUOTE) return i;
+      if (c === BACKSLASH || c < 0x20) return -1;
+    }
+    return -1;
+  }
+
+  /** Reads one canonical JSON value at `at`; the index after it, or -1. */
+  private value(at: number, depth: number): number {
+    const buf = this.buf;
+    if (at >= this.end) return -1;
+    const c = buf[at]!;
+    if (c === OPEN) return depth >= MAX_DEPTH ? -1 : this.object(at, depth + 1);
+    if (c === OPEN_ARRAY) return depth >= MAX_DEPTH ? -1 : this.array(at, depth + 1);
+    if (c === QUOTE) {
+      const close = this.plainString(buf, at + 1);
+      return close < 0 || close >= this.end ? -1 : close + 1;
+    }
+    if (c === MINUS || (c >= ZERO && c <= NINE)) return this.number(at);
+    const lit = c === 0x74 ? TRUE : c === 0x66 ? FALSE : c === 0x6e ? NULL : undefined;
+    return lit !== undefined && at + lit.length <= this.end && matches(buf, at, lit) ? at + lit.length : -1;
+  }
+
+  private object(at: number, depth: number): number {
+    const buf = this.buf;
+    let i = at + 1;
+    if (buf[i] === CLOSE) return i + 1;
+    const keys = (this.keys[depth] ??= []);
+    keys.length = 0;
+    for (;;) {
+      if (buf[i] !== QUOTE) return -1;
+      const close = this.plainString(buf, i + 1);
+      if (close < 0 || close >= this.end) return -1;
+      const start = i + 1;
+      const len = close - start;
+      // Keys made of digits only are array indices to JavaScript (listed first): slow path.
+      let digits = len > 0;
+      for (let k = start; k < close && digits; k++) digits = buf[k]! >= ZERO && buf[k]! <= NINE;
+      if (digits) return -1;
+      for (let k = 0; k < keys.length; k += 2) {
+        if (keys[k + 1]! - keys[k]! === len && sameBytes(buf, keys[k]!, start, len)) return -1;
+      }
+      keys.push(start, close);
+      i = close + 1;
+      if (buf[i] !== COLON) return -1;
+      i = this.value(i + 1, depth);
+      if (i < 0) return -1;
+      if (buf[i] === COMMA) {
+        i++;
+        continue;
+      }
+      return buf[i] === CLOSE && i <= this.end ? i + 1 : -1;
+    }
+  }
+
+  private array(at: number, depth: number): number {
+    const buf = this.buf;
+    let i = at + 1;
+    if (buf[i] === CLOSE_ARRAY) return i + 1;
+    for (;;) {
+      i = this.value(i, depth);
+      if (i < 0) return -1;
+      if (buf[i] === COMMA) {
+        i++;
+        continue;
+      }
+      return buf[i] === CLOSE_ARRAY && i < this.end ? i + 1 : -1;
+    }
+  }
+
+  /**
+   * A JSON number; the index after it, or -1. Unless it is exactly as JavaScript prints it (no
+   * exponent, no leading zeros, no trailing zeros in the fraction, not -0, at most 15 significant
+   * digits so that it prints back the same, and not below 1e-6, printed with an exponent), it is
+   * noted in `fixes`.
+   */
+  private number(at: number): number {
+    const buf = this.buf;
+    const end = this.end;
+    let i = at;
+    const negative = buf[i] === MINUS;
+    if (negative) i++;
+    const intStart = i;
+    if (buf[i] === ZERO) i++;
+    else {
+      if (!(buf[i]! >= ZERO && buf[i]! <= NINE)) return -1;
+      while (i < end && buf[i]! >= ZERO && buf[i]! <= NINE) i++;
+    }
+    const intDigits = i - intStart;
+    const intIsZero = intDigits === 1 && buf[intStart] === ZERO;
+    let significant = intIsZero ? 0 : intDigits;
+    let canonical = !(negative && intIsZero);
+    if (buf[i] === DOT) {
+      i++;
+      const fracStart = i;
+      while (i < end && buf[i]! >= ZERO && buf[i]! <= NINE) i++;
+      const fracDigits = i - fracStart;
+      if (fracDigits === 0) return -1;
+      if (buf[i - 1] === ZERO) canonical = false;
+      if (intIsZero) {
+        let zeros = 0;
+        while (zeros < fracDigits && buf[fracStart + zeros] === ZERO) zeros++;
+        if (zeros >= 6) canonical = false;
+        significant = fracDigits - zeros;
+      } else significant += fracDigits;
+    }
+    if (buf[i] === 0x65 || buf[i] === 0x45) {
+      // e, E
+      canonical = false;
+      i++;
+      if (buf[i] === 0x2b || buf[i] === MINUS) i++;
+      const expStart = i;
+      while (i < end && buf[i]! >= ZERO && buf[i]! <= NINE) i++;
+      if (i === expStart) return -1;
+    }
+    if (i >= end) return -1;
+    if (!canonical || significant > MAX_DIGITS) this.fixes.push(at, i);
+    return i;
+  }
+}
