@@ -44,7 +44,12 @@ export interface ChangeMessage {
   segment: string;
   entityId: string;
   change: "enter" | "exit";
+  /**
+   * The run whose swap made the change; for the exits of a retired segment's members,
+   * `retired-<deployId>` (or `retired-<deployId>-<ms>` for a later clean-up, see retired-cleanup.ts).
+   */
   runId: string;
+  /** The run's as_of; for retirement exits, when the segment was retired (or cleaned again). */
   asOf: string;
 }
 
