@@ -154,7 +154,9 @@ class Case {
         250,
       );
     } catch (e) {
-      throw new Error(`${(e as Error).message}; still different: ${last.join(", ")}\nlogs:\n${this.logs.slice(-40).map((l) => `${l.level} ${l.message}`).join("\n")}`);
+      const line = (l: { level: string; message: string }) => `${l.level} ${l.message}`;
+      const problems = this.logs.filter((l) => l.level !== "info" || /ingest/i.test(l.message)).slice(-40);
+      throw new Error(`${(e as Error).message}; still different: ${last.join(", ")}\nwarnings, errors and ingestion:\n${problems.map(line).join("\n")}\nlast logs:\n${this.logs.slice(-15).map(line).join("\n")}`);
     }
   }
 
@@ -344,6 +346,9 @@ describe("the runtime recovers from faults of its services", () => {
       runtimes.push(rt);
       await until(async () => ((await c.runs()).filter((r) => r.status === "succeeded").length === 2 * SEGMENTS.length ? true : undefined), "the runtime's first jobs");
       await c.converged(redis, expected);
+      // The results were already there (from the first pass): wait until the mover has applied the
+      // runtime's own first runs too, or one applied after the restart would stand in for a re-run.
+      await until(async () => (c.logs.filter((l) => /^mover: applied run /.test(l.message)).length >= 2 * SEGMENTS.length ? true : undefined), "the mover to apply the first runs");
 
       const serverId = async () => /run_id:(\w+)/.exec(await redis.info("server"))?.[1];
       const before = await serverId();
