@@ -129,7 +129,21 @@ async function runRuntime(opts: RunRuntimeOptions, io: CliIo): Promise<number> {
 
   const registry = await runtime.defaultRegistry();
 
-  let rt: Awaited<ReturnType<typeof runtime.startRuntime>>;
+  // Signals are caught from the start: one that arrives while the runtime starts (its first job
+  // may already be queued) stops it as soon as it has started.
+  let rt: Awaited<ReturnType<typeof runtime.startRuntime>> | undefined;
+  let pendingSignal: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    log("info", `received ${signal}`);
+    if (rt) void rt.stop(signal);
+    else pendingSignal ??= signal;
+  };
+  const stopCatching = () => {
+    process.off("SIGTERM", onSignal);
+    process.off("SIGINT", onSignal);
+  };
+  process.once("SIGTERM", onSignal);
+  process.once("SIGINT", onSignal);
   try {
     rt = await runtime.startRuntime({
       databaseUrl: settings.databaseUrl,
@@ -152,34 +166,31 @@ async function runRuntime(opts: RunRuntimeOptions, io: CliIo): Promise<number> {
       log,
     });
   } catch (e) {
+    stopCatching();
     io.stderr(`seg run runtime: cannot start: ${runtime.connectionErrorReason(e)}\n`);
     exitSoon(io, EXIT.failure);
     return EXIT.failure;
   }
+  const started = rt;
+  if (pendingSignal !== undefined) void started.stop(pendingSignal);
 
   let server: Awaited<ReturnType<typeof runtime.startMetricsServer>> | undefined;
   try {
-    server = await runtime.startMetricsServer({ registry, port: metricsPort, health: () => rt.health() });
-    io.stdout(`seg runtime: schema ${schema}, engine ${rt.engine}; metrics at ${server.url}\n`);
+    server = await runtime.startMetricsServer({ registry, port: metricsPort, health: () => started.health() });
+    io.stdout(`seg runtime: schema ${schema}, engine ${started.engine}; metrics at ${server.url}\n`);
   } catch (e) {
+    stopCatching();
     io.stderr(`seg run runtime: cannot serve metrics on port ${metricsPort}: ${(e as Error).message}\n`);
-    await rt.stop("the metrics port is not available");
+    await started.stop("the metrics port is not available");
     exitSoon(io, EXIT.failure);
     return EXIT.failure;
   }
 
-  const onSignal = (signal: NodeJS.Signals) => {
-    log("info", `received ${signal}`);
-    void rt.stop(signal);
-  };
-  process.once("SIGTERM", onSignal);
-  process.once("SIGINT", onSignal);
   let summary: RuntimeSummary;
   try {
-    summary = await rt.done;
+    summary = await started.done;
   } finally {
-    process.off("SIGTERM", onSignal);
-    process.off("SIGINT", onSignal);
+    stopCatching();
     await server.close();
   }
   let code: number = EXIT.ok;
