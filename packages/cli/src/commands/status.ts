@@ -4,6 +4,7 @@
  * `--json` for scripts; plain text when stdout is not a terminal; a live view (ink) on a terminal.
  * pg, ioredis, ink and react load inside the action only.
  */
+import isInCi from "is-in-ci";
 import type { Command } from "commander";
 import type { RuntimeStatus } from "@seg/runtime";
 import { EXIT, type CliIo } from "../io.js";
@@ -57,7 +58,8 @@ async function runStatus(opts: StatusOptions, io: CliIo): Promise<number> {
       return EXIT.ok;
     }
     const { formatStatus } = await import("../status-view/format.js");
-    if (!io.isTTY || !opts.watch || !process.stdin.isTTY) {
+    // In CI, ink draws only the final frame, so a live view would show nothing until it quits.
+    if (!io.isTTY || !opts.watch || !process.stdin.isTTY || isInCi) {
       io.stdout(formatStatus(status));
       return EXIT.ok;
     }

@@ -5,7 +5,6 @@
 import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
 import type { RuntimeStatus } from "@seg/runtime";
-import { runLiveView } from "../../src/status-view/live-view.js";
 import { formatStatus } from "../../src/status-view/format.js";
 
 function status(rows: number, at: string): RuntimeStatus {
@@ -54,8 +53,25 @@ function fakeTerminal() {
   return { stdout, stdin, stderr, text: () => text };
 }
 
+/**
+ * Ink draws only the last frame when it believes it runs in CI (it reads CI once, when it loads),
+ * so the live view is loaded here with that detection off; `seg status` itself prints plain text
+ * in CI.
+ */
+async function loadLiveViewOutsideCi(): Promise<typeof import("../../src/status-view/live-view.js")> {
+  const saved = { CI: process.env.CI, CONTINUOUS_INTEGRATION: process.env.CONTINUOUS_INTEGRATION };
+  delete process.env.CI;
+  delete process.env.CONTINUOUS_INTEGRATION;
+  try {
+    return await import("../../src/status-view/live-view.js");
+  } finally {
+    for (const [k, v] of Object.entries(saved)) if (v !== undefined) process.env[k] = v;
+  }
+}
+
 describe("the live status view", () => {
   it("shows the tables, refreshes, and quits on q", async () => {
+    const { runLiveView } = await loadLiveViewOutsideCi();
     const term = fakeTerminal();
     let loads = 0;
     const view = runLiveView({

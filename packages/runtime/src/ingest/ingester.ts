@@ -127,7 +127,8 @@ interface Chunk {
   list?: Message[];
 }
 
-class Ingester implements Ingestion {
+/** The ingester behind {@link startIngestion} (exported for tests that drive it with a Kafka double). */
+export class Ingester implements Ingestion {
   readonly groupId: string;
   private readonly stream: string;
   private readonly prefix: string;
@@ -225,8 +226,11 @@ class Ingester implements Ingestion {
       if (kept.has(k)) {
         s.checked = false;
         s.stored = undefined;
-        // A rejoined consumer reads from the committed offsets again.
+        // A rejoined consumer reads from the committed offsets again: its batches start a new
+        // chain. A batch that failed before the rejoin is read again, not a reason to drop them
+        // (which, with the failed batch's seek lost, would drop every batch of the partition).
         s.rewindAfter = undefined;
+        s.busy = s.busy.then(() => true);
       } else {
         this.partitions.delete(k);
         void this.closePartition(s);
