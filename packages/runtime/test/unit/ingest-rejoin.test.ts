@@ -105,21 +105,22 @@ async function until(what: string, check: () => boolean, ms = 10_000): Promise<v
   }
 }
 
-function startIngester(k: KafkaDouble, logs: string[]): Ingester {
+/** A started ingester on a fresh double, assigned partition 0, with 20 valid purchases to hand it. */
+async function joinedIngester(): Promise<{ k: KafkaDouble; logs: string[]; ingester: Ingester; events: Record<string, unknown>[] }> {
+  const k = new KafkaDouble();
+  const logs: string[] = [];
   const registry = exampleRegistry("t");
   const options: IngestionOptions = { brokers: ["double:9092"], groupId: GROUP, registry, deadLetterTopic: "t.dead-letter" };
   const partitioners = { DefaultPartitioner: () => () => 0 };
-  return new Ingester(k.kafka(), k.admin(), new EventClassifier(registry), [RAW], options, (level, message) => logs.push(`${level} ${message}`), undefined, partitioners);
+  const ingester = new Ingester(k.kafka(), k.admin(), new EventClassifier(registry), [RAW], options, (level, message) => logs.push(`${level} ${message}`), undefined, partitioners);
+  await ingester.start();
+  k.join();
+  return { k, logs, ingester, events: Array.from({ length: 20 }, (_, i) => purchase(i)) };
 }
 
 describe("ingestion across a group rejoin", () => {
   it("writes the batches read again after a rejoin when a batch failed while the consumer was down", async () => {
-    const k = new KafkaDouble();
-    const logs: string[] = [];
-    const ingester = startIngester(k, logs);
-    await ingester.start();
-    k.join();
-    const events = Array.from({ length: 20 }, (_, i) => purchase(i));
+    const { k, logs, ingester, events } = await joinedIngester();
 
     // The broker goes away: the consumer stops, and the batch in flight fails (its seek is lost).
     k.failCommits = 1;
@@ -140,12 +141,7 @@ describe("ingestion across a group rejoin", () => {
   });
 
   it("still drops the batches fetched after a failed batch until it is read again (no rejoin)", async () => {
-    const k = new KafkaDouble();
-    const logs: string[] = [];
-    const ingester = startIngester(k, logs);
-    await ingester.start();
-    k.join();
-    const events = Array.from({ length: 20 }, (_, i) => purchase(i));
+    const { k, logs, ingester, events } = await joinedIngester();
     k.failCommits = 1;
     await k.deliver(0, events.slice(0, 10));
     await k.deliver(10, events.slice(10)); // fetched before the seek back took effect: dropped
