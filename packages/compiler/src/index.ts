@@ -83,7 +83,7 @@ export { DuckDbDialect } from "./emit/duckdb.js";
 export { SparkDialect } from "./emit/spark.js";
 export { ExprEmitter, windowCondition } from "./emit/emit-expr.js";
 export type { ExprScope } from "./emit/emit-expr.js";
-export { emitPlan, emitSegmentSql } from "./emit/emit-plan.js";
+export { drivingSource, emitPlan, emitSegmentSql } from "./emit/emit-plan.js";
 export type { EmittedSql } from "./emit/emit-plan.js";
 export { planUsage, walkExpr } from "./emit/plan-usage.js";
 export type { PlanUsage } from "./emit/plan-usage.js";
@@ -93,6 +93,9 @@ export type { PlanUsage } from "./emit/plan-usage.js";
 /** The checker: name resolution and typing of a whole project, with its diagnostics. */
 export { checkProject, DEFAULT_REFRESH_MS, FUNCTION_NAMES } from "./check/index.js";
 export type { CheckProjectInput, CheckResult, CheckedConst, CheckedMetric, CheckedProgram, CheckedSegment, ProjectSettings, TExpr } from "./check/index.js";
+
+/** What every form of a segment carries (checked, IR, served): name, descriptive settings, entity. */
+export type { SegmentHeader } from "./ir.js";
 
 /** Lowering: checked programs to the IR, and plans of segments. */
 export { LoweringError, PlanError, aggregateId, buildPlan, dependencyOrder, lowerProgram } from "./lower/index.js";

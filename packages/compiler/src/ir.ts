@@ -150,14 +150,21 @@ export interface SegmentSettingsIR {
   ttlMs: number;
 }
 
-/** One segment: who belongs, what travels with them, and what it depends on. */
-export interface SegmentIR {
+/**
+ * What every form of a segment carries, from the checker to the server's catalog: its name, the
+ * settings that describe it to people, and the entity it is about.
+ */
+export interface SegmentHeader {
   name: string;
   title: string | null;
   description: string | null;
   owner: string | null;
   tags: string[];
   entity: string;
+}
+
+/** One segment: who belongs, what travels with them, and what it depends on. */
+export interface SegmentIR extends SegmentHeader {
   /** Membership condition (boolean, two-valued). */
   predicate: ExprIR;
   metrics: MetricIR[];

@@ -1,14 +1,11 @@
 /**
  * `seg rollback`: make an earlier version of a segment current again, as a deploy of its own.
  */
-import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { loadProject, resolveRuntimeSettings } from "@seg/compiler";
-import { hasErrors, renderDiagnostics } from "@seg/dsl";
 import { EXIT, type CliIo } from "../io.js";
-import { renderStyle } from "../style.js";
 import { defaultActor, openCommandDb, reportStoreError } from "./deploy.js";
 import { withConfigOption, type ProjectOptions } from "./project-options.js";
+import { runtimeSettingsFor } from "./run.js";
 
 interface RollbackOptions extends ProjectOptions {
   to?: string;
@@ -33,25 +30,6 @@ export function registerRollback(program: Command, io: CliIo, setExit: (code: nu
     .action(async (segment: string, opts: RollbackOptions) => setExit(await runRollback(segment, opts, io)));
 }
 
-/** The database URL: from the project's config when there is one, else from the environment and defaults. */
-function databaseUrl(opts: ProjectOptions, io: CliIo): string | number {
-  const loaded = loadProject({ cwd: io.cwd, env: io.env, ...(opts.config ? { configPath: opts.config } : {}) });
-  if (loaded.project) return loaded.project.runtime.databaseUrl;
-  const notFoundOnly = loaded.diagnostics.every((d) => d.name === "config-not-found");
-  if (!opts.config && notFoundOnly) return resolveRuntimeSettings(undefined, io.env).settings.databaseUrl;
-  if (hasErrors(loaded.diagnostics)) {
-    const lookup = (f: string | undefined) => {
-      try {
-        return f === undefined ? undefined : readFileSync(f, "utf8");
-      } catch {
-        return undefined;
-      }
-    };
-    io.stderr(renderDiagnostics(loaded.diagnostics, lookup, renderStyle(io)) + "\n");
-  }
-  return EXIT.usage;
-}
-
 async function runRollback(segment: string, opts: RollbackOptions, io: CliIo): Promise<number> {
   const actor = opts.actor?.trim() || defaultActor(io.env);
   if (actor === undefined) {
@@ -62,10 +40,10 @@ async function runRollback(segment: string, opts: RollbackOptions, io: CliIo): P
     io.stderr("seg rollback: --to needs a version\n");
     return EXIT.usage;
   }
-  const url = databaseUrl(opts, io);
-  if (typeof url === "number") return url;
+  const settings = runtimeSettingsFor("rollback", opts, io);
+  if (typeof settings === "number") return settings;
   const runtime = await import("@seg/runtime");
-  const db = await openCommandDb("rollback", url, io);
+  const db = await openCommandDb("rollback", settings.databaseUrl, io);
   if (typeof db === "number") return db;
   try {
     const { authorizeCommand } = await import("./token.js");

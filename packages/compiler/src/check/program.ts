@@ -7,7 +7,7 @@
  * literals keep the type `date` until lowering promotes them.
  */
 import type { SchemaRegistry } from "../schema-registry.js";
-import type { AggregateFn, FunctionName, OpName, WindowIR } from "../ir.js";
+import type { AggregateFn, FunctionName, OpName, SegmentHeader, WindowIR } from "../ir.js";
 import type { Span } from "../dsl-imports.js";
 import type { SegType } from "../types.js";
 
@@ -56,13 +56,7 @@ export interface CheckedMetric {
 }
 
 /** A segment after checking. */
-export interface CheckedSegment {
-  name: string;
-  title: string | null;
-  description: string | null;
-  owner: string | null;
-  tags: string[];
-  entity: string;
+export interface CheckedSegment extends SegmentHeader {
   /** The key attribute written with `entity ... key`, if any. */
   key: string | null;
   refreshMs: number;

@@ -1,14 +1,16 @@
 /**
  * The meaning of every IR construct, checked on the real embedded DuckDB against hand-computed
  * members (see engine-fixture.ts for the rows and why each one is there; the cases live in
- * ../support/semantics-cases.ts, shared with the runtime's spark-semantics test).
+ * ../support/semantics-cases.ts and the metrics in semantics-metrics.ts, shared with the runtime's
+ * spark-semantics test).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PlanIR, SegmentIR } from "../../src/ir.js";
 import { evaluatePlan, type EvaluationResult } from "../../src/engine/duckdb-engine.js";
 import * as B from "./emit-builder.js";
 import { AS_OF, customer, customers, pageView, pageViews, purchase, purchases, toJsonl } from "./engine-fixture.js";
-import { aggregates, avg30, cases, count30, existsEver, firstSeen, lastSeen, pvCount, qty30, sum30 } from "../support/semantics-cases.js";
+import { aggregates, cases, count30, existsEver, pvCount, sum30 } from "../support/semantics-cases.js";
+import { semanticsMetrics } from "../support/semantics-metrics.js";
 import { tempDir, type TempDir } from "./temp-project.js";
 
 const { aggRef: a, attr, str, int, num } = B;
@@ -61,20 +63,7 @@ describe("DuckDB engine: segment references, metrics, universes", () => {
   });
 
   it("delivers metrics as JSON in declaration order, timestamps as ISO UTC with milliseconds", async () => {
-    const metrics = [
-      B.metric("total", a(sum30)),
-      B.metric("qty", a(qty30)),
-      B.metric("last", a(lastSeen)),
-      B.metric("first", a(firstSeen)),
-      B.metric("avg", a(avg30)),
-      B.metric("sms", C("sms_opt_in", "boolean?")),
-      B.metric("country", C("country", "string")),
-      B.metric("ratio", B.op("div", [a(sum30), a(count30)])),
-      B.metric("days", B.call("days_since", [a(lastSeen)], "number?")),
-      B.metric(`a"b 'c'`, str("'); DROP TABLE x; --\n\\ é")),
-      B.metric("big", B.gt(a(sum30), num(100))),
-      B.metric("overflow", B.op("mul", [a(sum30), num(1e308)])),
-    ];
+    const metrics = semanticsMetrics;
     const r = await evaluate(planOf([B.segment("m", a(existsEver), metrics), B.segment("dz", B.eq(a(count30), int(0)), metrics.slice(0, 8)), B.segment("none", B.gt(a(sum30), num(100)))]));
     const weird = "'); DROP TABLE x; --\n\\ é";
     expect(r.segments.m?.members).toEqual([

@@ -53,6 +53,20 @@ export interface ChangeMessage {
   asOf: string;
 }
 
+/**
+ * The runId of the exits announced when a segment retired by deploy `deployId` has its keys deleted:
+ * `retired-<deployId>`; a clean-up again at `again` (a run applied after the retirement put members
+ * back) gets `retired-<deployId>-<ms>`, so its exits are not taken for repeats of the first ones.
+ */
+export function retirementRunId(deployId: number, again?: Date): string {
+  return again === undefined ? `retired-${deployId}` : `retired-${deployId}-${again.getTime()}`;
+}
+
+/** True for the exit of a retired segment's member (runId from {@link retirementRunId}). */
+export function isRetirementExit(m: Pick<ChangeMessage, "change" | "runId">): boolean {
+  return m.change === "exit" && /^retired-\d+(-\d+)?$/.test(m.runId);
+}
+
 /** An event that failed validation, with where it came from and why. */
 export interface DeadLetterMessage {
   /** The raw topic, partition and offset the event was read from. */

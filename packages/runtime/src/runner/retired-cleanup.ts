@@ -30,7 +30,7 @@ import type { Redis } from "ioredis";
 import type { Counter, Gauge, Registry } from "prom-client";
 import { quoteIdent } from "../db/connection.js";
 import { retiredRedisKeys, type RetiredRedisKeys } from "../deploy/plan.js";
-import { changesChannel, type ChangeMessage } from "../contracts/messages.js";
+import { changesChannel, retirementRunId, type ChangeMessage } from "../contracts/messages.js";
 import { outboxKey, postSwapKey } from "../mover/keys.js";
 import { isMissingTables } from "./active-pipelines.js";
 import { errorMessage, silentLog, type RunnerLog } from "./log.js";
@@ -206,12 +206,11 @@ export interface CleanupOptions {
 }
 
 /**
- * The runId and asOf of the exit changes of a segment retired by deploy `deployId` at `retiredAt`:
- * `retired-<deployId>`; a cleanup again at `again` (a run applied after the retirement put members
- * back) gets `retired-<deployId>-<ms>`, so its exits are not taken for repeats of the first ones.
+ * The runId and asOf of the exit changes of a segment retired by deploy `deployId` at `retiredAt`
+ * (see {@link retirementRunId}); asOf is when it was retired, or cleaned again.
  */
 export function retirementChange(deployId: number, retiredAt: Date, again?: Date): { runId: string; asOf: string } {
-  return { runId: again === undefined ? `retired-${deployId}` : `retired-${deployId}-${again.getTime()}`, asOf: (again ?? retiredAt).toISOString() };
+  return { runId: retirementRunId(deployId, again), asOf: (again ?? retiredAt).toISOString() };
 }
 
 /** The SET of members popped whose exit is not on the changes topic yet. */

@@ -3,21 +3,17 @@
  * spec serving needs (Redis keys, entity, metadata). Held in memory, reloaded when a deploy or a
  * rollback notifies (`<schema>_pipelines`) and every `refreshMs`. Only segments in the catalog are
  * served: a retired segment's leftover Redis keys are never read, and Redis keys are never built
- * from request input.
+ * from request input. The names of retired segments are held too: their members' exits, announced
+ * when the runtime deletes their keys, still reach the change stream's clients.
  */
 import { EventEmitter } from "node:events";
+import type { SegmentHeader } from "@seg/compiler";
 import { quoteIdent } from "../db/connection.js";
 import { NotifyReloader } from "../db/notify-reloader.js";
 import type { Queryable } from "../auth/tokens.js";
 
 /** One served segment. */
-export interface CatalogSegment {
-  name: string;
-  title: string | null;
-  description: string | null;
-  owner: string | null;
-  tags: string[];
-  entity: string;
+export interface CatalogSegment extends SegmentHeader {
   version: string;
   deployedAt: Date;
   redis: { membersKey: string; metaKey: string; entityKeyPrefix: string };
@@ -28,6 +24,7 @@ export interface CatalogSegment {
 
 interface Row {
   segment: string;
+  status: "active" | "retired";
   version: string;
   updated_at: Date;
   metadata: { title?: string | null; description?: string | null; owner?: string | null; tags?: string[] } | null;
@@ -41,6 +38,7 @@ interface Row {
 /** Active segments, in memory. Emits `reload` after each successful reload. */
 export class SegmentCatalog extends EventEmitter {
   private bySegment = new Map<string, CatalogSegment>();
+  private retiredNames = new Set<string>();
   private byEntityPrefix = new Map<string, CatalogSegment[]>();
   private readonly reloader: NotifyReloader;
 
@@ -52,7 +50,8 @@ export class SegmentCatalog extends EventEmitter {
     super();
     this.reloader = new NotifyReloader(
       async () => {
-        this.set(await this.read());
+        const { active, retired } = await this.read();
+        this.set(active, retired);
         this.emit("reload");
       },
       { refreshMs: options.refreshMs ?? 30_000, ...(options.onError ? { onError: options.onError } : {}) },
@@ -73,20 +72,25 @@ export class SegmentCatalog extends EventEmitter {
     await this.reloader.reload();
   }
 
-  private async read(): Promise<CatalogSegment[]> {
+  private async read(): Promise<{ active: CatalogSegment[]; retired: string[] }> {
     const s = quoteIdent(this.schema);
     const r = await this.q.query<Row>(
-      `SELECT p.segment, p.current_version AS version, p.updated_at,
+      `SELECT p.segment, p.status, p.current_version AS version, p.updated_at,
               v.spec -> 'metadata' AS metadata, v.spec -> 'entity' ->> 'name' AS entity,
               v.spec -> 'outputs' -> 'redis' AS redis, v.spec -> 'outputs' -> 'metrics' AS metrics,
               (v.spec ->> 'refreshSeconds')::float8 AS refresh_seconds, (v.spec -> 'outputs' ->> 'ttlSeconds')::float8 AS ttl_seconds
          FROM ${s}.pipelines p
          JOIN ${s}.pipeline_versions v ON v.segment = p.segment AND v.version = p.current_version
-        WHERE p.status = 'active'
+        WHERE p.status IN ('active', 'retired')
         ORDER BY p.segment`,
     );
     const out: CatalogSegment[] = [];
+    const retired: string[] = [];
     for (const row of r.rows) {
+      if (row.status === "retired") {
+        retired.push(row.segment);
+        continue;
+      }
       const redis = row.redis;
       // A spec without its Redis keys cannot be served (the deploy store validates specs, so this is defensive).
       if (!redis?.membersKey || !redis.metaKey || !redis.entityKeyPrefix || !row.entity) continue;
@@ -105,12 +109,13 @@ export class SegmentCatalog extends EventEmitter {
         ttlSeconds: row.ttl_seconds ?? 0,
       });
     }
-    return out;
+    return { active: out, retired };
   }
 
-  /** Replaces the catalog (tests; `reload` uses it). */
-  set(segments: readonly CatalogSegment[]): void {
+  /** Replaces the catalog: the active segments and the names of the retired ones (tests; `reload` uses it). */
+  set(segments: readonly CatalogSegment[], retired: readonly string[] = []): void {
     this.bySegment = new Map(segments.map((s) => [s.name, s]));
+    this.retiredNames = new Set(retired);
     const byPrefix = new Map<string, CatalogSegment[]>();
     for (const s of segments) {
       const list = byPrefix.get(s.redis.entityKeyPrefix) ?? [];
@@ -123,6 +128,16 @@ export class SegmentCatalog extends EventEmitter {
   /** An active segment by name. */
   get(name: string): CatalogSegment | undefined {
     return this.bySegment.get(name);
+  }
+
+  /** True when `name` was deployed once and is retired now (not active again). */
+  isRetired(name: string): boolean {
+    return this.retiredNames.has(name);
+  }
+
+  /** The names of the retired segments, sorted. */
+  retired(): string[] {
+    return [...this.retiredNames].sort();
   }
 
   /** Every active segment, by name. */

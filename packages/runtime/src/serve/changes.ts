@@ -10,6 +10,10 @@
  * message published twice (the mover delivers at least once) or recorded by several servers gets
  * one id. Each server then fans the recorded event out to its own clients.
  *
+ * A retired segment is no longer served, but the exits of its members, announced when the runtime
+ * deletes its keys (runId `retired-<deployId>`, see contracts/messages.ts), are still recorded and
+ * sent: without them a client would never learn that those members left.
+ *
  * A client may pass `since=<id>`: the server subscribes it live first (buffering), replays the
  * streams' entries after `since`, then the buffered live events it has not sent. If entries after
  * `since` may have been trimmed (entries were removed and the first retained one is past `since + 1`), or `since` is
@@ -17,7 +21,7 @@
  * membership instead of trusting the replay alone.
  */
 import type { Redis } from "ioredis";
-import type { ChangeMessage } from "../contracts/messages.js";
+import { isRetirementExit, type ChangeMessage } from "../contracts/messages.js";
 
 /** One recorded change as sent to clients. */
 export interface ChangeEvent {
@@ -95,6 +99,8 @@ export interface ChangeHubOptions {
   seenTtlSeconds?: number;
   /** True when a segment's events may be recorded and sent (active segments). */
   isServed: (segment: string) => boolean;
+  /** True for a retired segment: only the exits its retirement announces are recorded and sent. */
+  isRetired?: (segment: string) => boolean;
   onError?: (message: string) => void;
   /** Called per recorded message: `recorded` (new) or `duplicate`. */
   onRecord?: (result: "recorded" | "duplicate") => void;
@@ -164,7 +170,7 @@ export class ChangeHub {
       this.options.onError?.(`ignored a message on ${channel} that is not a change of that segment`);
       return;
     }
-    if (!this.options.isServed(m.segment)) return;
+    if (!this.options.isServed(m.segment) && !(isRetirementExit(m) && this.options.isRetired?.(m.segment))) return;
     // Commands on one connection are answered in order, so events are delivered in publish order.
     void this.record(m).then(
       (e) => this.fanOut(e),
@@ -210,7 +216,7 @@ export class ChangeHub {
   async subscribe(opts: {
     segments: ReadonlySet<string> | null;
     since: bigint | null;
-    /** The segments to replay when `segments` is null (the active ones). */
+    /** The segments to replay when `segments` is null (the active ones and the retired ones, whose exits are recorded). */
     allSegments: () => string[];
     send: (e: StreamEvent) => boolean;
   }): Promise<Subscription> {

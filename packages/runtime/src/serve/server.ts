@@ -251,6 +251,7 @@ export async function createServer(options: ServeOptions): Promise<SegServer> {
       prefix,
       ...(options.historyMaxLen !== undefined ? { historyMaxLen: options.historyMaxLen } : {}),
       isServed: (seg) => catalog.get(seg) !== undefined,
+      isRetired: (seg) => catalog.isRetired(seg),
       onError: (m) => log("warn", m),
       onRecord: (r) => metrics.changesRecorded.inc({ result: r }),
     });
@@ -647,7 +648,7 @@ async function buildApp(d: AppDeps): Promise<FastifyInstance> {
     const sub = await hub.subscribe({
       segments: params.segments,
       since: params.since,
-      allSegments: () => catalog.list().map((x) => x.name),
+      allSegments: () => [...catalog.list().map((x) => x.name), ...catalog.retired()],
       send: (e) => {
         const ok = send(e);
         if (ok && e.type === "change") metrics.changesSent.inc();

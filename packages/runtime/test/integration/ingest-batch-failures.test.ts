@@ -11,7 +11,7 @@ import { createKafka, readStreamProgress, startIngestion, type Ingestion, type S
 import { validTopic, type DeadLetterMessage } from "../../src/contracts/messages.js";
 import { TestDatabase } from "../support/deploy-fixtures.js";
 import { exampleRegistry, purchase, uniqueSuffix } from "../support/ingest-fixtures.js";
-import { produce, readTopics, waitFor, waitForCommitted } from "../support/ingest-kafka.js";
+import { deleteTopicsAndDisconnect, produce, readTopics, waitFor, waitForCommitted } from "../support/ingest-kafka.js";
 import { ensureKafka } from "../support/kafka-broker.js";
 
 const suffix = uniqueSuffix();
@@ -41,11 +41,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await ingestion?.stop();
-  if (admin) {
-    const mine = (await admin.listTopics()).filter((x) => x.startsWith(prefix));
-    if (mine.length > 0) await admin.deleteTopics({ topics: mine }).catch(() => {});
-    await admin.disconnect();
-  }
+  await deleteTopicsAndDisconnect(admin, prefix);
   await t.cleanup();
 }, 60_000);
 

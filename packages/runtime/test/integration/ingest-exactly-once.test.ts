@@ -18,7 +18,7 @@ import { validTopic, type DeadLetterMessage } from "../../src/contracts/messages
 import { TestDatabase, databaseUrl } from "../support/deploy-fixtures.js";
 import { ChildIngester, assertBuilt } from "../support/ingest-child.js";
 import { exampleSchemaSources, purchase, uniqueSuffix } from "../support/ingest-fixtures.js";
-import { committedOffsets, produce, readTopics, readWithConsoleConsumer, waitFor, waitForCommitted } from "../support/ingest-kafka.js";
+import { committedOffsets, deleteTopicsAndDisconnect, produce, readTopics, readWithConsoleConsumer, waitFor, waitForCommitted } from "../support/ingest-kafka.js";
 import { ensureKafka } from "../support/kafka-broker.js";
 
 const N = 12_000;
@@ -51,11 +51,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const c of children) if (c.process.exitCode === null && c.process.signalCode === null) await c.kill();
-  if (admin) {
-    const mine = (await admin.listTopics()).filter((x) => prefixes.some((p) => x.startsWith(p)));
-    if (mine.length > 0) await admin.deleteTopics({ topics: mine }).catch(() => {});
-    await admin.disconnect();
-  }
+  await deleteTopicsAndDisconnect(admin, ...prefixes);
   await t.cleanup();
 }, 60_000);
 

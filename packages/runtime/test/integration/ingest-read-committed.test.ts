@@ -16,7 +16,7 @@ import type { Admin, Kafka, Producer } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createKafka } from "@seg/runtime";
 import { uniqueSuffix } from "../support/ingest-fixtures.js";
-import { endOffsets } from "../support/ingest-kafka.js";
+import { deleteTopicsAndDisconnect, endOffsets } from "../support/ingest-kafka.js";
 import { ensureKafka } from "../support/kafka-broker.js";
 
 const prefix = `seg-test-read-committed-${uniqueSuffix()}`;
@@ -95,9 +95,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(producers.map((p) => p.disconnect().catch(() => {})));
-  const mine = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
-  if (mine.length > 0) await admin.deleteTopics({ topics: mine }).catch(() => {});
-  await admin.disconnect();
+  await deleteTopicsAndDisconnect(admin, prefix);
 });
 
 describe("read_committed with overlapping aborted transactions", () => {

@@ -14,7 +14,7 @@ import { createKafka, readStreamProgress, startIngestion, type Ingestion, type S
 import { MAX_DEAD_LETTER_VALUE, validTopic, type DeadLetterMessage } from "../../src/contracts/messages.js";
 import { TestDatabase } from "../support/deploy-fixtures.js";
 import { customer, exampleRegistry, pageView, purchase, uniqueSuffix } from "../support/ingest-fixtures.js";
-import { produce, readTopics, waitFor, waitForCommitted, type ReadMessage } from "../support/ingest-kafka.js";
+import { deleteTopicsAndDisconnect, produce, readTopics, waitFor, waitForCommitted, type ReadMessage } from "../support/ingest-kafka.js";
 import { ensureKafka } from "../support/kafka-broker.js";
 
 const consoleProducer = fileURLToPath(new URL("../../../../infra/kafka/console-producer.sh", import.meta.url));
@@ -123,11 +123,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await ingestion?.stop();
-  if (admin) {
-    const mine = (await admin.listTopics()).filter((x) => x.startsWith(prefix));
-    if (mine.length > 0) await admin.deleteTopics({ topics: mine }).catch(() => {});
-    await admin.disconnect();
-  }
+  await deleteTopicsAndDisconnect(admin, prefix);
   await t.cleanup();
 }, 60_000);
 

@@ -14,7 +14,6 @@ import {
   ReconnectingDb,
   RunsStore,
   createEmbeddedExecutor,
-  createKafka,
   parseResultMessage,
   readNewMessages,
   startRuntime,
@@ -35,10 +34,12 @@ import {
   exampleLines,
   produceExamples,
   redisUrl,
+  setUpExecutorRig,
   testOutputs,
   testProducer,
   unique,
   type ExampleCopy,
+  type ExecutorRig,
   type TestOutputs,
 } from "../support/runner-fixtures.js";
 
@@ -66,9 +67,8 @@ async function resultsOn(kafka: Kafka, admin: Admin, topic: string): Promise<(Me
 
 describe("the embedded executor", () => {
   const name = unique("exec");
-  const topicPrefix = `${name}.`;
+  let rig: ExecutorRig | undefined;
   let outputs: TestOutputs;
-  let brokers: string[];
   let copy: ExampleCopy;
   let specs: PipelineSpec[];
   let kafka: Kafka;
@@ -78,23 +78,15 @@ describe("the embedded executor", () => {
   let executor: EmbeddedExecutor;
 
   beforeAll(async () => {
-    brokers = await ensureRunnerServices();
-    outputs = testOutputs(topicPrefix, `${name}:`);
-    copy = copyExamples(topicPrefix);
-    specs = compileSpecs(copy.dir, outputs).specs;
-    kafka = await createKafka({ brokers, clientId: "runner-executor-test", retries: 5 });
-    admin = kafka.admin();
-    await admin.connect();
-    producer = await testProducer(brokers);
+    rig = await setUpExecutorRig(name, "runner-executor-test");
+    ({ outputs, copy, specs, kafka, admin, producer } = rig);
     stateDir = mkdtempSync(join(tmpdir(), "seg-runner-exec-"));
     executor = await createEmbeddedExecutor({ stateDir, kafka, admin, producer, groupId: unique("group"), readIdleMs: 1_000 });
   }, 120_000);
 
   afterAll(async () => {
     await executor?.close();
-    await producer?.disconnect();
-    await admin?.disconnect();
-    copy?.remove();
+    await rig?.close();
     rmSync(stateDir, { recursive: true, force: true });
   });
 

@@ -7,15 +7,16 @@
 import type { Admin, Kafka, Producer } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PipelineSpec } from "@seg/compiler";
-import { createKafka, createSparkExecutor, parseResultMessage, readNewMessages, type ActivePipeline, type Executor, type ResultMessage } from "@seg/runtime";
+import { createSparkExecutor, parseResultMessage, readNewMessages, type ActivePipeline, type Executor, type ResultMessage } from "@seg/runtime";
 import { ensureSpark } from "../../src/spark/index.js";
-import { compileSpecs, copyExamples, ensureRunnerServices, evalProject, produceExamples, testOutputs, testProducer, unique, type ExampleCopy } from "../support/runner-fixtures.js";
+import { evalProject, produceExamples, setUpExecutorRig, unique, type ExampleCopy, type ExecutorRig } from "../support/runner-fixtures.js";
 
 const AS_OF = "2026-11-01T00:00:00.000Z";
 const ready = ensureSpark().ready;
 
 describe.skipIf(!ready)("the spark executor", () => {
   const name = unique("spark");
+  let rig: ExecutorRig | undefined;
   let copy: ExampleCopy;
   let specs: PipelineSpec[];
   let kafka: Kafka;
@@ -25,22 +26,15 @@ describe.skipIf(!ready)("the spark executor", () => {
   let brokers: string[];
 
   beforeAll(async () => {
-    brokers = await ensureRunnerServices();
-    copy = copyExamples(`${name}.`);
-    specs = compileSpecs(copy.dir, testOutputs(`${name}.`, `${name}:`)).specs;
-    kafka = await createKafka({ brokers, clientId: "runner-spark-test", retries: 5 });
-    admin = kafka.admin();
-    await admin.connect();
-    producer = await testProducer(brokers);
+    rig = await setUpExecutorRig(name, "runner-spark-test");
+    ({ brokers, copy, specs, kafka, admin, producer } = rig);
     await produceExamples(producer, copy, { valid: true });
     executor = await createSparkExecutor({ brokers, quickStart: true });
   }, 120_000);
 
   afterAll(async () => {
     await executor?.close();
-    await producer?.disconnect();
-    await admin?.disconnect();
-    copy?.remove();
+    await rig?.close();
   });
 
   it("runs a merged plan, gives what seg eval gives, and the driver writes the results contract", async () => {

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { changesChannel, createToken, revokeToken, type SegServer } from "@seg/runtime";
-import { serveFixture, type ServeFixture } from "../support/serve-fixtures.js";
+import { changesChannel, cleanupRetiredSegment, createToken, deployProject, readRetiredPipelines, retirementChange, revokeToken, type SegServer } from "@seg/runtime";
+import { compileExample } from "../support/deploy-fixtures.js";
+import { serveFixture, writeSnapshot, type ServeFixture } from "../support/serve-fixtures.js";
 
 interface Client {
   ws: WebSocket;
@@ -242,5 +243,55 @@ describe("the change stream", () => {
     const replayed = resumed.split("\n\n").filter((b) => b.includes("event: change"));
     expect(replayed).toHaveLength(1);
     expect(replayed[0]).toContain('"entityId":"s2"');
+  });
+});
+
+describe("the change stream of a retired segment", () => {
+  it("sends the exits its retirement announces to its clients and to clients of all segments, live and on resume, and nothing else of it", async () => {
+    // A deployment of its own: this test retires one of its segments.
+    const f = await serveFixture();
+    try {
+      const { url: base } = await f.listening();
+      const gone = "churned";
+      await writeSnapshot(f.redis, f.keys(gone), gone, "run-1", ["e3", "e1", "e2"]);
+      const seq0 = (await f.redis.get(`${f.prefix}serve:changes:seq`)) ?? "0";
+      const one = await connect(base, `/v1/changes?segment=${gone}`, f.tokens.consumer);
+      const all = await connect(base, "/v1/changes", f.tokens.consumer);
+      await Promise.all([one, all].map((c) => c.waitFor((m) => m.some((x) => x.type === "ready"))));
+
+      // Retired by a deploy without it; wait until this server's catalog no longer serves it.
+      const { deployId } = await deployProject(f.db, { specs: f.specs.filter((s) => s.id !== gone), schemas: compileExample().schemas, actor: "serve-test" });
+      const end = Date.now() + 10_000;
+      while ((await fetch(`${base}/v1/segments/${gone}`, { headers: { authorization: `Bearer ${f.tokens.consumer}` } })).status !== 404) {
+        if (Date.now() > end) throw new Error(`${gone} is still served 10 s after its retirement`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // A change of it that its retirement did not announce (a late run) stays unsent.
+      await f.redis.publish(changesChannel(f.prefix, gone), JSON.stringify({ segment: gone, entityId: "late", change: "enter", runId: "run-2", asOf: "2026-11-01T00:00:00Z" }));
+
+      // The runtime's cleanup of its keys PUBLISHes each member's exit (the changes topic is not needed here).
+      const [retired] = await readRetiredPipelines({ schema: f.db.schema, query: async (sql, params) => (await f.db.client.query(sql, params)).rows }, { segment: gone });
+      expect(retired?.deployId).toBe(deployId);
+      const cleaned = await cleanupRetiredSegment(retired!, { redis: f.redis, prefix: f.prefix, exits: { send: async () => {}, ...retirementChange(retired!.deployId, retired!.retiredAt) } });
+      expect(cleaned.members).toBe(3);
+
+      const exits = ["e1", "e2", "e3"].map((entityId) => [gone, entityId, "exit", `retired-${deployId}`]);
+      const seen = (c: Client) => c.changes().map((e) => [e.segment, e.entityId, e.change, e.runId]).sort((a, b) => (a[1] < b[1] ? -1 : 1));
+      for (const c of [one, all]) {
+        await c.waitFor((m) => m.filter((x) => x.type === "change").length >= 3);
+        await new Promise((r) => setTimeout(r, 100));
+        expect(seen(c)).toEqual(exits);
+        c.ws.close();
+      }
+
+      // Resuming all segments from before the retirement replays them; naming the segment is a 404.
+      const again = await connect(base, `/v1/changes?since=${seq0}`, f.tokens.consumer);
+      await again.waitFor((m) => m.some((x) => x.type === "ready"));
+      expect(seen(again)).toEqual(exits);
+      again.ws.close();
+      await expect(connect(base, `/v1/changes?segment=${gone}`, f.tokens.consumer)).rejects.toThrow("status 404");
+    } finally {
+      await f.cleanup();
+    }
   });
 });

@@ -1,10 +1,10 @@
 /**
  * Spark and DuckDB must agree on the meaning of every IR construct. The plans and rows are the
  * compiler's engine fixture (packages/compiler/test/unit/engine-fixture.ts, emit-builder.ts) and
- * the shared cases (packages/compiler/test/support/semantics-cases.ts), whose hand-computed
- * members the compiler's unit tests check on DuckDB; here the same plans run on Spark (each
- * segment as its own statement, all in one driver launch) and must give those members, and the
- * same members and metrics as DuckDB.
+ * the shared cases and metrics (packages/compiler/test/support/semantics-cases.ts and
+ * semantics-metrics.ts), whose hand-computed members and values the compiler's unit tests check on
+ * DuckDB; here the same plans run on Spark (each segment as its own statement, all in one driver
+ * launch) and must give those members, and the same members and metrics as DuckDB.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,7 +15,8 @@ import { evaluatePlan, type EvaluationResult } from "@seg/compiler/engine";
 import type { ExprIR, PlanIR, SegmentIR, SourceIR } from "../../../compiler/src/ir.js";
 import * as B from "../../../compiler/test/unit/emit-builder.js";
 import { AS_OF, customer, customers, pageView, pageViews, purchase, purchases, toJsonl } from "../../../compiler/test/unit/engine-fixture.js";
-import { aggregates, avg30, cases, count30, existsEver, firstSeen, lastSeen, pvCount, qty30, sum30 } from "../../../compiler/test/support/semantics-cases.js";
+import { aggregates, avg30, cases, count30, existsEver, pvCount } from "../../../compiler/test/support/semantics-cases.js";
+import { semanticsMetrics } from "../../../compiler/test/support/semantics-metrics.js";
 import { runSparkDriver, setupSpark, type SparkRunResult } from "../../src/spark/index.js";
 import { normalizeMembers } from "../support/spark-fixtures.js";
 
@@ -26,19 +27,9 @@ const withDdl = (s: SourceIR): SourceIR => ({ ...s, sparkDdl: sparkDdl(s.fields)
 /** The shared cases: one predicate per construct, with hand-computed members (also checked on DuckDB by the compiler's engine-semantics test). */
 const predicates: Record<string, ExprIR> = Object.fromEntries(Object.entries(cases).map(([name, [predicate]]) => [name, predicate]));
 
+/** The shared metrics (also checked on DuckDB by hand), and three more checked against DuckDB here. */
 const metrics = [
-  B.metric("total", a(sum30)),
-  B.metric("qty", a(qty30)),
-  B.metric("last", a(lastSeen)),
-  B.metric("first", a(firstSeen)),
-  B.metric("avg", a(avg30)),
-  B.metric("sms", C("sms_opt_in", "boolean?")),
-  B.metric("country", C("country", "string")),
-  B.metric("ratio", B.op("div", [a(sum30), a(count30)])),
-  B.metric("days", B.call("days_since", [a(lastSeen)], "number?")),
-  B.metric(`a"b 'c'`, str("'); DROP TABLE x; --\n\\ é")),
-  B.metric("big", B.gt(a(sum30), num(100))),
-  B.metric("overflow", B.op("mul", [a(sum30), num(1e308)])),
+  ...semanticsMetrics,
   B.metric("email", C("email", "string?")),
   B.metric("rounded", B.call("round", [a(avg30), int(1)], "number?")),
   B.metric("signup", C("signup_time", "timestamp")),

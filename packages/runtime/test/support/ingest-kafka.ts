@@ -1,6 +1,6 @@
 /**
  * Kafka helpers for ingestion tests: produce raw events, read topics to their end with a chosen
- * isolation level, wait for a consumer group to commit everything.
+ * isolation level, wait for a consumer group to commit everything, delete a test's topics.
  */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -129,6 +129,17 @@ export async function waitForCommitted(admin: Admin, groupId: string, topics: re
     if (Date.now() > deadline) throw new Error(`group ${groupId} did not commit everything within ${timeoutMs} ms: ${last}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * A test's teardown: deletes every topic whose name starts with one of `prefixes` (a failed delete
+ * is ignored), then disconnects `admin`. Nothing when the admin was never made.
+ */
+export async function deleteTopicsAndDisconnect(admin: Admin | undefined, ...prefixes: string[]): Promise<void> {
+  if (!admin) return;
+  const mine = (await admin.listTopics()).filter((t) => prefixes.some((p) => t.startsWith(p)));
+  if (mine.length > 0) await admin.deleteTopics({ topics: mine }).catch(() => {});
+  await admin.disconnect();
 }
 
 /** Polls `check` every `everyMs` until it returns a value other than undefined. */

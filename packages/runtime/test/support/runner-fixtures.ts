@@ -4,45 +4,29 @@
  * deployed, the example events produced to raw or validated topics, `seg eval` of the same
  * events, Redis sets read back, and the built CLI run as a child process.
  */
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import type { Producer } from "kafkajs";
+import type { Admin, Kafka, Producer } from "kafkajs";
 import { buildPipelines, compileProject, type PipelineSpec, type SegSchema } from "@seg/compiler";
 import { createKafka, deployProject, validTopic, type SegDb } from "@seg/runtime";
 import { TestDatabase, databaseUrl, repoRoot } from "./deploy-fixtures.js";
-import { ensureKafka } from "./kafka-broker.js";
+import { ensureMoverServices, sharedRedisUrl } from "./mover-fixtures.js";
 
 export { databaseUrl, repoRoot } from "./deploy-fixtures.js";
 
 /** The shared Redis (`SEG_REDIS_URL`, default redis://127.0.0.1:6379). */
-export const redisUrl = process.env["SEG_REDIS_URL"] ?? "redis://127.0.0.1:6379";
+export const redisUrl = sharedRedisUrl;
 
 /** The built CLI. */
 export const cliBin = join(repoRoot, "packages/cli/dist/bin.js");
 
-const servicesScript = join(repoRoot, "infra/services.sh");
-
-/** Kafka (started when down) and Redis/PostgreSQL (infra/services.sh when Redis is down). */
+/** Kafka (started when down) and Redis/PostgreSQL (infra/services.sh when Redis is down): the mover tests' services. */
 export async function ensureRunnerServices(): Promise<string[]> {
-  const brokers = await ensureKafka();
-  const probe = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on("error", () => {});
-  const up = await probe
-    .connect()
-    .then(() => probe.ping())
-    .then(() => true)
-    .catch(() => false);
-  probe.disconnect();
-  if (!up) {
-    await new Promise<void>((resolve, reject) =>
-      execFile("bash", [servicesScript], { timeout: 60_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stdout}\n${stderr}`)) : resolve())),
-    );
-  }
-  return brokers;
+  return (await ensureMoverServices()).brokers;
 }
 
 /** A name no other test uses: `segrun<what><hex>` (valid as a topic prefix part and a Redis prefix). */
@@ -116,6 +100,40 @@ export async function testProducer(brokers: readonly string[]): Promise<Producer
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: true });
   await producer.connect();
   return producer;
+}
+
+/**
+ * What a test of one executor needs: the services, a copy of the example project whose topics are
+ * under `<name>.` and whose Redis keys are under `<name>:`, its specs, and Kafka clients.
+ */
+export interface ExecutorRig {
+  brokers: string[];
+  copy: ExampleCopy;
+  outputs: TestOutputs;
+  specs: PipelineSpec[];
+  kafka: Kafka;
+  admin: Admin;
+  producer: Producer;
+  /** Disconnects the producer and the admin, and removes the copy. */
+  close(): Promise<void>;
+}
+
+/** Sets up an {@link ExecutorRig}; `clientId` names its Kafka client. */
+export async function setUpExecutorRig(name: string, clientId: string): Promise<ExecutorRig> {
+  const brokers = await ensureRunnerServices();
+  const outputs = testOutputs(`${name}.`, `${name}:`);
+  const copy = copyExamples(`${name}.`);
+  const specs = compileSpecs(copy.dir, outputs).specs;
+  const kafka = await createKafka({ brokers, clientId, retries: 5 });
+  const admin = kafka.admin();
+  await admin.connect();
+  const producer = await testProducer(brokers);
+  const close = async () => {
+    await producer.disconnect();
+    await admin.disconnect();
+    copy.remove();
+  };
+  return { brokers, copy, outputs, specs, kafka, admin, producer, close };
 }
 
 /** Produces every example record of each source to its topic (`valid: true`: to the validated topic). */
