@@ -11,8 +11,10 @@
  *   of events proportional to r^(-1 + 1/SKEW), so a few percent of customers make most purchases);
  *   amounts log-normal (median ~$45, long tail); timestamps uniform over the 85 days before
  *   as_of and the 5 days after it (events after as_of must never count).
- * Timestamps are RFC 3339 text (`2026-10-01T12:00:00Z`), as seg's JSON data is: both engines parse
- * and validate them like they do JSON input.
+ * Timestamps (`ts`, `signup_time`) are native Parquet timestamps (INT64 microseconds, adjusted to
+ * UTC; whole seconds), the usual layout of a Parquet table: nothing to parse. With `textTimestamps`
+ * they are RFC 3339 text (`2026-10-01T12:00:00Z`) instead, as seg's JSON data is: both engines then
+ * parse and validate every one like they do JSON input. Same instants in both layouts.
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
@@ -27,7 +29,7 @@ export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 /** as_of of every benchmark run (the example project's `defaultAsOf`). */
 export const BENCH_AS_OF = "2026-11-01T00:00:00Z";
 /** Bump when the generator's output changes: cached data of another version is regenerated. */
-const GENERATOR_VERSION = 3;
+const GENERATOR_VERSION = 4;
 /** Customer ranks are scattered over ids with this multiplier (a prime, so co-prime to any count below it). */
 const SCATTER_PRIME = 2_147_483_647;
 /** Events per customer are skewed: the share of customer rank r grows like r^(-1 + 1/SKEW). */
@@ -38,6 +40,8 @@ export interface DataParams {
   customers: number;
   events: number;
   seed: number;
+  /** Timestamps as RFC 3339 text instead of native Parquet timestamps (default false). */
+  textTimestamps?: boolean;
 }
 
 export function envNumber(name: string, fallback: number): number {
@@ -71,9 +75,9 @@ export function machineLoad(): string {
   return `load average ${loadavg().map((l) => l.toFixed(2)).join(", ")} on ${cpus().length} CPUs, ${Math.round(totalmem() / 2 ** 30)} GiB RAM`;
 }
 
-/** The cache folder of a data set (`bench/.data/<customers>c-<events>e-s<seed>-v<version>`). */
+/** The cache folder of a data set (`bench/.data/<customers>c-<events>e-s<seed>-v<version>[-text]`). */
 export function dataDir(p: DataParams): string {
-  return join(repoRoot, "bench", ".data", `${p.customers}c-${p.events}e-s${p.seed}-v${GENERATOR_VERSION}`);
+  return join(repoRoot, "bench", ".data", `${p.customers}c-${p.events}e-s${p.seed}-v${GENERATOR_VERSION}${p.textTimestamps ? "-text" : ""}`);
 }
 
 /**
@@ -120,12 +124,24 @@ function hashed(count: number, seed: number): string {
   return `(SELECT i, hash(i, ${seed}) AS h1, hash(i, ${seed}, 1) AS h2, hash(i, ${seed}, 2) AS h3 FROM range(${count}) AS t(i))`;
 }
 
+/** BENCH_AS_OF in seconds since the epoch. */
+const AS_OF_SECONDS = Date.parse(BENCH_AS_OF) / 1000;
+
+/**
+ * The instant `seconds` (a SQL expression: whole seconds since the epoch) as a native timestamp
+ * (TIMESTAMPTZ: Parquet INT64 microseconds adjusted to UTC), or as RFC 3339 text in UTC.
+ */
+function instant(p: DataParams, seconds: string): string {
+  const t = `make_timestamp(CAST(${seconds} AS BIGINT) * 1000000)`;
+  return p.textTimestamps ? `strftime(${t}, '%Y-%m-%dT%H:%M:%SZ')` : `timezone('UTC', ${t})`;
+}
+
 function customerSql(p: DataParams): string {
   return `SELECT
     'c' || CAST(100000000 + i AS VARCHAR) AS customer_id,
     CASE WHEN ${pick("h1", 0, 10)} = 0 THEN NULL ELSE 'user' || CAST(i AS VARCHAR) || '@mail.example' END AS email,
     ['US', 'US', 'US', 'GB', 'DE', 'FR', 'CA', 'AU', 'NL', 'SE'][1 + ${pick("h1", 8, 10)}] AS country,
-    strftime(TIMESTAMP '${BENCH_AS_OF.slice(0, 19)}' - to_seconds(CAST(${uniform("h2", 0)} * 3 * 365 * 86400 AS BIGINT)), '%Y-%m-%dT%H:%M:%SZ') AS signup_time,
+    ${instant(p, `CAST(${AS_OF_SECONDS} AS BIGINT) - CAST(${uniform("h2", 0)} * 3 * 365 * 86400 AS BIGINT)`)} AS signup_time,
     ${pick("h1", 16, 3)} <> 0 AS marketing_opt_in,
     CASE ${pick("h1", 24, 3)} WHEN 0 THEN NULL WHEN 1 THEN true ELSE false END AS sms_opt_in,
     ['none', 'none', 'none', 'none', 'bronze', 'bronze', 'silver', 'silver', 'gold', 'platinum'][1 + ${pick("h1", 32, 10)}] AS loyalty_tier,
@@ -141,7 +157,7 @@ function purchaseSql(p: DataParams): string {
   return `SELECT
     'p' || CAST(i AS VARCHAR) AS event_id,
     'c' || CAST(100000000 + ${customer} AS VARCHAR) AS customer_id,
-    strftime(TIMESTAMP '${BENCH_AS_OF.slice(0, 19)}' + INTERVAL 5 DAY - to_microseconds(CAST(${uniform("h1", 30)} * 90 * 86400 * 1e6 AS BIGINT)), '%Y-%m-%dT%H:%M:%SZ') AS ts,
+    ${instant(p, `(CAST(${(AS_OF_SECONDS + 5 * 86400) * 1_000_000} AS BIGINT) - CAST(${uniform("h1", 30)} * 90 * 86400 * 1e6 AS BIGINT)) // 1000000`)} AS ts,
     round(least(exp(ln(45) + 1.1 * ${z}), 20000), 2) AS amount,
     ['USD', 'USD', 'USD', 'USD', 'USD', 'CAD', 'GBP', 'EUR', 'EUR', 'AUD'][1 + ${pick("h3", 0, 10)}] AS currency,
     ['electronics', 'apparel', 'apparel', 'home', 'beauty', 'grocery', 'grocery', 'grocery', 'toys', 'books', 'sports'][1 + ${pick("h3", 8, 11)}] AS category,
@@ -277,6 +293,9 @@ export interface SparkLaunch {
   statementsMs: number;
   /** Per statement id: ms to run it and write its rows. */
   statementMs: Map<string, number>;
+  /** CPU time of the driver's JVM (every thread) in the read and per statement: the work done, whatever the machine's load. */
+  readCpuMs: number;
+  statementCpuMs: Map<string, number>;
 }
 
 /** Loads `packages/runtime` (Spark driver wrapper). */
@@ -306,6 +325,10 @@ export async function launchSpark(runtime: typeof Runtime, dir: string, plans: R
   const wallMs = performance.now() - started;
   const t = result.summary.timings ?? {};
   const statementMs = new Map<string, number>();
-  for (const s of Object.values(result.summary.segments ?? {})) statementMs.set(s.statement, s.ms);
-  return { result, wallMs, sessionMs: t.sparkStartMs ?? NaN, readMs: t.readMs ?? NaN, statementsMs: t.statementsMs ?? NaN, statementMs };
+  const statementCpuMs = new Map<string, number>();
+  for (const s of Object.values(result.summary.segments ?? {})) {
+    statementMs.set(s.statement, s.ms);
+    statementCpuMs.set(s.statement, s.cpuMs ?? NaN);
+  }
+  return { result, wallMs, sessionMs: t.sparkStartMs ?? NaN, readMs: t.readMs ?? NaN, statementsMs: t.statementsMs ?? NaN, statementMs, readCpuMs: t.readCpuMs ?? NaN, statementCpuMs };
 }

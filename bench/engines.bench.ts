@@ -239,7 +239,8 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
   try {
     for (const events of sizes) {
       const customers = Math.max(1, Math.round(events / EVENTS_PER_CUSTOMER));
-      const data = await ensureData({ customers, events, seed }, engine, ctx.log);
+      // RFC 3339 text timestamps, as this comparison was measured with: both engines parse and check them
+      const data = await ensureData({ customers, events, seed, textTimestamps: true }, engine, ctx.log);
       const row: SizeRow = { events, customers, generatedMs: data.generatedMs };
       rows.push(row);
       lastMeasured = events;

@@ -42,6 +42,11 @@ export interface SparkSourceStats {
   duplicateKey: number;
   /** A few of the records left out, each with why. */
   problems: string[];
+  /**
+   * The checks run on every record, as `kind:field` (`corrupt` for JSON and Kafka). Checks not
+   * listed were proven from the Parquet footer without reading rows (no nulls, enum dictionaries).
+   */
+  checks?: string[];
   ms: number;
 }
 
@@ -55,7 +60,8 @@ export interface SparkSummary {
   runId?: string;
   asOf?: string;
   sparkVersion?: string;
-  segments?: Record<string, { rows: number; statement: string; ms: number }>;
+  /** Per output segment: rows written, its statement, and that statement's wall and CPU time (the JVM's, every thread). */
+  segments?: Record<string, { rows: number; statement: string; ms: number; cpuMs?: number }>;
   malformed?: Record<string, number>;
   sources?: Record<string, SparkSourceStats>;
   statements?: Record<string, SparkAnalysis>;

@@ -102,6 +102,7 @@ public final class Driver {
     SparkSession spark = session(o);
     Map<String, Object> timings = new LinkedHashMap<>();
     timings.put("sparkStartMs", ms(t0));
+    timings.put("sparkStartCpuMs", cpuMs());
     summary.put("sparkVersion", spark.version());
     try {
       return o.analyzeOnly ? analyze(spark, o, statements, sources, summary, timings) : evaluate(spark, o, statements, sources, summary, timings);
@@ -171,6 +172,7 @@ public final class Driver {
     Map<String, Object> malformed = new LinkedHashMap<>();
     Map<String, Object> sourceStats = new LinkedHashMap<>();
     long t = System.nanoTime();
+    long cpu = cpuMs();
     for (SourceDef s : sources) {
       // a source that several statements read is kept in memory (its window and used fields)
       long readers = statements.stream().filter(st -> st.sources().stream().anyMatch(x -> x.name().equals(s.name()))).count();
@@ -179,6 +181,7 @@ public final class Driver {
       sourceStats.put(s.name(), st.toJson());
     }
     timings.put("readMs", ms(t));
+    timings.put("readCpuMs", cpuMs() - cpu);
     summary.put("malformed", malformed);
     summary.put("sources", sourceStats);
 
@@ -186,8 +189,10 @@ public final class Driver {
     Map<String, Object> segments = new LinkedHashMap<>();
     summary.put("segments", segments);
     t = System.nanoTime();
+    cpu = cpuMs();
     for (Statement st : statements) {
       long t1 = System.nanoTime();
+      long cpu1 = cpuMs();
       Dataset<Row> df;
       try {
         df = spark.sql(st.sql(), Map.of("as_of", o.asOf));
@@ -206,17 +211,20 @@ public final class Driver {
         throw new DriverException(DriverException.SQL, "statement " + st.id() + " (" + st.origin() + ") failed while running: " + firstLine(e.getMessage()), st.id(), e);
       }
       long took = ms(t1);
+      long tookCpu = cpuMs() - cpu1;
       for (var e : counts.entrySet()) {
         Map<String, Object> seg = new LinkedHashMap<>();
         seg.put("rows", e.getValue());
         seg.put("statement", st.id());
         seg.put("ms", took);
+        seg.put("cpuMs", tookCpu);
         segments.put(e.getKey(), seg);
       }
       LOG.info("statement {}: {} ({} ms)", st.id(), counts, took);
     }
     out.finish();
     timings.put("statementsMs", ms(t));
+    timings.put("statementsCpuMs", cpuMs() - cpu);
     return 0;
   }
 
@@ -252,6 +260,18 @@ public final class Driver {
       out.append(' ').append(l);
     }
     return Sources.abbreviate(out.toString(), 2000);
+  }
+
+  /**
+   * CPU time of the whole JVM so far (every thread: Spark's tasks, GC, JIT), in ms; -1 when the
+   * JVM cannot tell. Next to wall times, it shows how much work a phase did on a shared machine.
+   */
+  static long cpuMs() {
+    if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+      long ns = os.getProcessCpuTime();
+      return ns < 0 ? -1 : ns / 1_000_000;
+    }
+    return -1;
   }
 
   private static long ms(long t0) {

@@ -1,27 +1,16 @@
 package seg.spark;
 
-import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.expr;
-import static org.apache.spark.sql.functions.lit;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.time.Instant;
-import java.time.LocalDate;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
-import java.util.HashSet;
-import java.util.Set;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
-import org.apache.parquet.hadoop.ParquetFileReader;
-import org.apache.parquet.hadoop.metadata.BlockMetaData;
-import org.apache.parquet.hadoop.metadata.ColumnChunkMetaData;
-import org.apache.parquet.hadoop.util.HadoopInputFile;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -48,14 +37,17 @@ import seg.spark.Jobs.SourceDef;
  * - duplicateKey: a profile record whose key was seen earlier in the file (the first one wins).
  * From Kafka, a profile topic is a changelog: the latest record per key wins, a null value deletes.
  *
- * <p>A Parquet file read by one statement is not cached (see {@link #registerParquet}): one pass
- * counts the problems, and the view is a lazy, deterministic query over the file, so the statement
- * reads only the columns it uses and Spark pushes its filters into the scan. Read by several, the
- * view (the window's rows, the fields the statements use) is cached once instead. When that pass found no problem
- * (the usual case) the view checks nothing again; an event view holds only the rows of the
- * longest window (`time` in `(as_of - lookback, as_of]`), with a text prefilter on timestamps
- * stored as text that Parquet evaluates in the scan. JSON files and Kafka topics are parsed once
- * and cached, as parsing them again for each statement would cost more than the cache.
+ * <p>A Parquet file's footer proves what it can without reading rows ({@link ParquetFooter}: row
+ * count, required columns without nulls, enum columns whose dictionaries hold only allowed
+ * values); the other checks run on every record. Read by one statement, a Parquet file is not
+ * cached (see {@link ParquetSource}): one pass counts the problems (none when the footer proves
+ * every check of an event source), and the view is a lazy, deterministic query over the file, so
+ * the statement reads only the columns it uses and Spark pushes its filters into the scan. Read by
+ * several, one pass caches the rows of the longest window (`time` in `(as_of - lookback, as_of]`;
+ * the fields the statements use) together with every record that has a problem, and the problems
+ * are counted from the cache. When no record has a problem (the usual case) the view checks
+ * nothing again. JSON files and Kafka topics are parsed once and cached, as parsing them again for
+ * each statement would cost more than the cache.
  */
 final class Sources {
   private static final Logger LOG = LogManager.getLogger(Sources.class);
@@ -76,6 +68,8 @@ final class Sources {
     long invalidValue;
     long duplicateKey;
     final List<String> examples = new ArrayList<>();
+    /** The checks run on every record (`kind:field`); the others were proven without reading rows. */
+    final List<String> checks = new ArrayList<>();
     long readMs;
 
     Stats(String source) {
@@ -100,6 +94,7 @@ final class Sources {
     void clearCounts() {
       rows = valid = corrupt = missingRequired = invalidValue = duplicateKey = 0;
       examples.clear();
+      checks.clear();
     }
 
     Map<String, Object> toJson() {
@@ -112,6 +107,7 @@ final class Sources {
       m.put("invalidValue", invalidValue);
       m.put("duplicateKey", duplicateKey);
       m.put("problems", examples);
+      m.put("checks", checks);
       m.put("ms", readMs);
       return m;
     }
@@ -145,7 +141,7 @@ final class Sources {
     if (input.startsWith("files:")) {
       String path = dataFile(s, input.substring("files:".length()), stats);
       if (path != null && path.endsWith(".parquet")) {
-        if (registerParquet(s, schema, path, asOf, shared, stats)) {
+        if (new ParquetSource(spark, options).register(s, schema, path, asOf, shared, stats)) {
           stats.readMs = (System.nanoTime() - t0) / 1_000_000;
           LOG.info("source {}: {} rows, {} valid, {} left out ({} ms) from {}", s.name(), stats.rows, stats.valid, stats.malformed(), stats.readMs, stats.location);
           return stats;
@@ -153,8 +149,14 @@ final class Sources {
         // duplicate profile keys: the cached path below marks all but the first of each key
         stats.clearCounts();
         raw = readParquet(schema, corrupt, path);
-      } else raw = path == null ? null : readJson(schema, corrupt, path);
-    } else raw = readKafka(s, schema, corrupt, input.substring("kafka:".length()), asOf, stats);
+      } else {
+        raw = path == null ? null : readJson(schema, corrupt, path);
+        stats.checks.add("corrupt");
+      }
+    } else {
+      raw = readKafka(s, schema, corrupt, input.substring("kafka:".length()), asOf, stats);
+      stats.checks.add("corrupt");
+    }
 
     if (raw == null) {
       spark.createDataFrame(new ArrayList<Row>(), schema).createOrReplaceTempView(s.name());
@@ -169,19 +171,26 @@ final class Sources {
       String c = q(f.name());
       FieldDef def = s.fields().get(f.name());
       boolean required = def != null && !def.nullable();
-      if (required) problem.append(" WHEN ").append(c).append(" IS NULL THEN 'missingRequired:").append(sqlText(f.name())).append("'");
+      if (required) {
+        problem.append(" WHEN ").append(c).append(" IS NULL THEN 'missingRequired:").append(sqlText(f.name())).append("'");
+        stats.checks.add("missingRequired:" + f.name());
+      }
       if (raw.textTemporal && isTemporal(f.dataType())) {
         String re = f.dataType() instanceof TimestampType ? TIMESTAMP_RE : DATE_RE;
         String target = f.dataType().sql();
         // upper(): RFC 3339 allows `t` and `z`, Spark's cast only `T` and `Z`.
         String converted = "CASE WHEN " + c + " RLIKE '" + re + "' THEN try_cast(upper(" + c + ") AS " + target + ") END";
         problem.append(" WHEN ").append(c).append(" IS NOT NULL AND (").append(converted).append(") IS NULL THEN 'invalidValue:").append(sqlText(f.name())).append("'");
+        stats.checks.add("invalidValue:" + f.name());
         cols.add(expr(converted).as(f.name()));
       } else {
         if (def != null && def.enumValues() != null && f.dataType().equals(DataTypes.StringType)) {
           StringBuilder in = new StringBuilder();
           for (String v : def.enumValues()) in.append(in.length() == 0 ? "" : ", ").append("'").append(sqlText(v)).append("'");
-          if (in.length() > 0) problem.append(" WHEN ").append(c).append(" IS NOT NULL AND ").append(c).append(" NOT IN (").append(in).append(") THEN 'invalidValue:").append(sqlText(f.name())).append("'");
+          if (in.length() > 0) {
+            problem.append(" WHEN ").append(c).append(" IS NOT NULL AND ").append(c).append(" NOT IN (").append(in).append(") THEN 'invalidValue:").append(sqlText(f.name())).append("'");
+            stats.checks.add("invalidValue:" + f.name());
+          }
         }
         cols.add(expr(c).as(f.name()));
       }
@@ -203,6 +212,7 @@ final class Sources {
           .withColumn("_seg_rank", expr("row_number() OVER (PARTITION BY _seg_kafka_key ORDER BY _seg_order DESC)"))
           .filter("_seg_rank = 1 AND NOT _seg_tombstone");
     } else if (s.isProfile()) {
+      stats.checks.add("duplicateKey:" + s.key());
       annotated = annotated.withColumn(
           "_seg_problem",
           expr("CASE WHEN _seg_problem IS NULL AND row_number() OVER (PARTITION BY _seg_problem IS NULL, " + key + " ORDER BY _seg_order) > 1 THEN 'duplicateKey:" + sqlText(s.key()) + "' ELSE _seg_problem END"));
@@ -234,153 +244,6 @@ final class Sources {
     stats.readMs = (System.nanoTime() - t0) / 1_000_000;
     LOG.info("source {}: {} rows, {} valid, {} left out ({} ms) from {}", s.name(), stats.rows, stats.valid, stats.malformed(), stats.readMs, stats.location);
     return stats;
-  }
-
-  /**
-   * A Parquet source without caching. One pass over the file counts the records by first problem
-   * (the same checks as for JSON, on the same text for timestamps stored as text; native
-   * TIMESTAMP and DATE columns are valid as they are); for a profile it also counts the distinct
-   * keys of the valid records. The view is then the typed columns, filtered by the checks only
-   * when some record failed them, so column pruning and filter pushdown work. Returns false
-   * (nothing registered) when a profile has duplicate keys, which need the ordered, cached path.
-   */
-  private boolean registerParquet(SourceDef s, StructType schema, String path, Instant asOf, boolean shared, Stats stats) {
-    Dataset<Row> pq = spark.read().parquet(path);
-    Map<String, DataType> present = new LinkedHashMap<>();
-    for (StructField f : pq.schema().fields()) present.put(f.name(), f.dataType());
-    // a required column whose every chunk says "no nulls" cannot fail its check: not read for it
-    Set<String> mayBeNull = columnsWithNulls(path, present.keySet());
-    List<Column> typed = new ArrayList<>();
-    // the typed columns when no record has a problem: text timestamps all match their pattern
-    List<Column> trusted = new ArrayList<>();
-    List<String> problems = new ArrayList<>();
-    String textTime = null;
-    for (StructField f : schema.fields()) {
-      String c = q(f.name());
-      DataType have = present.get(f.name());
-      FieldDef def = s.fields().get(f.name());
-      boolean required = def != null && !def.nullable();
-      String value;
-      String invalid = null;
-      String trustedValue = null;
-      if (have == null) {
-        value = "CAST(NULL AS " + f.dataType().sql() + ")";
-      } else if (isTemporal(f.dataType()) && (isTemporal(have) || have instanceof TimestampNTZType)) {
-        value = have.equals(f.dataType()) ? c : "CAST(" + c + " AS " + f.dataType().sql() + ")";
-      } else if (isTemporal(f.dataType())) {
-        // text, parsed like JSON text; other types through their text (which has no zone: invalid)
-        String text = have.equals(DataTypes.StringType) ? c : "CAST(CAST(" + c + " AS " + f.dataType().sql() + ") AS STRING)";
-        String re = f.dataType() instanceof TimestampType ? TIMESTAMP_RE : DATE_RE;
-        trustedValue = "try_cast(upper(" + text + ") AS " + f.dataType().sql() + ")";
-        value = "CASE WHEN " + text + " RLIKE '" + re + "' THEN " + trustedValue + " END";
-        invalid = c + " IS NOT NULL AND (" + value + ") IS NULL";
-        if (have.equals(DataTypes.StringType) && f.name().equals(s.time())) textTime = c;
-      } else {
-        value = have.equals(f.dataType()) ? c : "CAST(" + c + " AS " + f.dataType().sql() + ")";
-        if (def != null && def.enumValues() != null && f.dataType().equals(DataTypes.StringType)) {
-          StringBuilder in = new StringBuilder();
-          for (String v : def.enumValues()) in.append(in.length() == 0 ? "" : ", ").append("'").append(sqlText(v)).append("'");
-          if (in.length() > 0) invalid = c + " IS NOT NULL AND " + c + " NOT IN (" + in + ")";
-        }
-      }
-      if (required && (have == null || mayBeNull.contains(f.name()))) problems.add(" WHEN " + (have == null ? "TRUE" : c + " IS NULL") + " THEN 'missingRequired:" + sqlText(f.name()) + "'");
-      if (invalid != null) problems.add(" WHEN " + invalid + " THEN 'invalidValue:" + sqlText(f.name()) + "'");
-      typed.add(expr(value).as(f.name()));
-      trusted.add(expr(trustedValue != null ? trustedValue : value).as(f.name()));
-    }
-    String problem = problems.isEmpty() ? "CAST(NULL AS STRING)" : "CASE" + String.join("", problems) + " END";
-    List<Column> annotatedCols = new ArrayList<>(typed);
-    annotatedCols.add(expr(problem).as("_seg_problem"));
-    Dataset<Row> annotated = pq.select(annotatedCols.toArray(new Column[0]));
-
-    // One pass: records by first problem; for a profile, distinct keys of the valid ones.
-    String key = q(s.key());
-    Column kind = expr("substring_index(_seg_problem, ':', 1)").as("kind");
-    List<Row> counts = s.isProfile()
-        ? annotated.groupBy(kind).agg(expr("count(*)"), expr("count(DISTINCT " + key + ")"), expr("count_if(" + key + " IS NULL)")).collectAsList()
-        : annotated.groupBy(kind).agg(expr("count(*)")).collectAsList();
-    for (Row r : counts) {
-      String k = r.isNullAt(0) ? null : r.getString(0);
-      long n = r.getLong(1);
-      stats.rows += n;
-      if (k == null) {
-        stats.valid += n;
-        // every valid record with a key seen before (nulls count as one key) is a duplicate
-        if (s.isProfile() && n - r.getLong(2) - (r.getLong(3) > 0 ? 1 : 0) > 0) return false;
-      } else stats.count(k, n);
-    }
-    if (stats.malformed() > 0 && options.maxProblems > 0) {
-      List<String> raw = new ArrayList<>();
-      for (StructField f : pq.schema().fields()) raw.add(q(f.name()));
-      List<Column> cols = new ArrayList<>();
-      cols.add(expr(problem).as("_seg_problem"));
-      cols.add(expr("to_json(struct(" + String.join(", ", raw) + "))"));
-      for (Row r : pq.select(cols.toArray(new Column[0])).filter("_seg_problem IS NOT NULL").limit(options.maxProblems).collectAsList()) {
-        String text = describe(r.getString(0)) + ": " + abbreviate(r.getString(1), 300);
-        stats.examples.add(text);
-        LOG.warn("{}: {}", s.name(), text);
-      }
-    }
-
-    Dataset<Row> rows = pq;
-    Long lookback = s.isProfile() ? null : s.lookbackMs();
-    if (lookback != null && textTime != null) {
-      // A valid RFC 3339 text's first ten characters are its local date, at most a day from its
-      // UTC date: text comparisons (which Parquet evaluates in the scan) keep every row the
-      // window can hold. Rows they leave out are outside it, or malformed (left out anyway).
-      LocalDate from = asOf.minusMillis(lookback).minus(Duration.ofDays(1)).atZone(ZoneOffset.UTC).toLocalDate();
-      LocalDate to = asOf.plus(Duration.ofDays(2)).atZone(ZoneOffset.UTC).toLocalDate();
-      if (from.getYear() >= 1 && to.getYear() <= 9999) rows = rows.filter(textTime + " >= '" + from + "' AND " + textTime + " < '" + to + "'");
-    }
-    List<Column> viewCols = new ArrayList<>(stats.malformed() > 0 ? typed : trusted);
-    if (stats.malformed() > 0) viewCols.add(expr(problem).as("_seg_problem"));
-    Dataset<Row> view = rows.select(viewCols.toArray(new Column[0]));
-    if (stats.malformed() > 0) view = view.filter("_seg_problem IS NULL");
-    if (lookback != null && s.time() != null) {
-      // the longest window, `(as_of - lookback, as_of]`, with as_of exactly as statements bind it
-      Column t = col(q(s.time()));
-      view = view.filter(t.leq(lit(asOf)).and(t.gt(lit(asOf.minusMillis(lookback)))));
-    }
-    List<Column> fieldCols = new ArrayList<>();
-    for (StructField f : schema.fields()) {
-      // cached: only the fields the statements read (a statement reading another fails loudly)
-      if (!shared || s.used() == null || s.used().contains(f.name())) fieldCols.add(expr(q(f.name())));
-    }
-    view = view.select(fieldCols.toArray(new Column[0]));
-    if (shared) {
-      view = view.persist(StorageLevel.MEMORY_AND_DISK());
-      long kept = view.count();
-      LOG.info("source {}: {} rows of the window cached ({} of {} fields)", s.name(), kept, fieldCols.size(), schema.fields().length);
-    }
-    view.createOrReplaceTempView(s.name());
-    return true;
-  }
-
-  /**
-   * The top-level columns of a Parquet file that may hold a null: those whose footer statistics
-   * in some row group do not say "no nulls" (every column, when the footer cannot be read).
-   */
-  private Set<String> columnsWithNulls(String path, Set<String> columns) {
-    Set<String> out = new HashSet<>();
-    org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(path);
-    try (ParquetFileReader reader = ParquetFileReader.open(HadoopInputFile.fromPath(p, spark.sparkContext().hadoopConfiguration()))) {
-      Set<String> all = new HashSet<>();
-      for (BlockMetaData block : reader.getFooter().getBlocks()) {
-        for (ColumnChunkMetaData column : block.getColumns()) {
-          String name = column.getPath().toArray()[0];
-          all.add(name);
-          var st = column.getStatistics();
-          if (st == null || st.isEmpty() || !st.isNumNullsSet() || st.getNumNulls() > 0) out.add(name);
-        }
-      }
-      if (reader.getFooter().getBlocks().isEmpty()) return out; // no rows: nothing to check
-      for (String c : columns) if (!all.contains(c)) out.add(c);
-      return out;
-    } catch (Exception e) {
-      LOG.warn("cannot read the Parquet footer of {} ({}): checking every column for nulls", path, Jobs.oneLine(e.getMessage()));
-      out.addAll(columns);
-      return out;
-    }
   }
 
   /** Rows with one column per schema field (temporal ones as text when textTemporal). */
@@ -517,7 +380,7 @@ final class Sources {
     return out;
   }
 
-  private static boolean isTemporal(DataType t) {
+  static boolean isTemporal(DataType t) {
     return t instanceof TimestampType || t instanceof DateType;
   }
 
@@ -527,7 +390,7 @@ final class Sources {
     return name;
   }
 
-  private static String describe(String problem) {
+  static String describe(String problem) {
     int colon = problem.indexOf(':');
     String kind = colon < 0 ? problem : problem.substring(0, colon);
     String field = colon < 0 ? "" : problem.substring(colon + 1);
@@ -544,7 +407,7 @@ final class Sources {
     return "`" + name.replace("`", "``") + "`";
   }
 
-  private static String sqlText(String s) {
+  static String sqlText(String s) {
     return s.replace("\\", "\\\\").replace("'", "\\'");
   }
 
