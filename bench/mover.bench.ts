@@ -13,7 +13,9 @@
  *
  * Environment: SEG_KAFKA_BROKERS (default 127.0.0.1:9092), SEG_BENCH_SEGMENTS (20),
  * SEG_BENCH_RUN_MEMBERS (25,000 per segment), SEG_BENCH_BIG (1,000,000); SEG_BENCH_PROFILE_DIR
- * (a directory: each mover phase writes a V8 CPU profile there, for chrome://inspect or speedscope).
+ * (a directory: each mover phase writes a V8 CPU profile there, for chrome://inspect or speedscope);
+ * SEG_BENCH_FETCH_MB (fetch size per partition of both consumers, 8); SEG_BENCH_RUNTIME (another
+ * build's dist/index.js); SEG_BENCH_COMMANDSTATS (logs Redis's time per command of each phase).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -32,7 +34,8 @@ type Kafka = Awaited<ReturnType<typeof Runtime.createKafka>>;
 type Producer = ReturnType<Kafka["producer"]>;
 type Redis = Runtime.MoverStore["redis"];
 
-const runtimeIndex = fileURLToPath(new URL("../../packages/runtime/dist/index.js", import.meta.url));
+/** The built runtime measured; SEG_BENCH_RUNTIME names another build's dist/index.js (to compare two versions). */
+const runtimeIndex = process.env["SEG_BENCH_RUNTIME"] || fileURLToPath(new URL("../../packages/runtime/dist/index.js", import.meta.url));
 const kafkaStart = fileURLToPath(new URL("../../infra/kafka/start.sh", import.meta.url));
 
 const TARGET_RATE = 100_000;
@@ -166,8 +169,8 @@ async function cpuSince(redis: Redis, s: CpuSnap): Promise<{ nodeMs: number; red
 }
 
 /** A bare kafkajs consumer: reads `expected` messages of `topic` and discards them. Timed from its group join. */
-async function bareConsume(kafka: Kafka, topic: string, expected: number): Promise<{ ms: number; cpuMs: number }> {
-  const consumer = kafka.consumer({ groupId: `seg-bench-bare-${randomBytes(4).toString("hex")}`, maxBytesPerPartition: 8 * 1024 * 1024, maxBytes: 32 * 1024 * 1024, maxWaitTimeInMs: 100 });
+async function bareConsume(kafka: Kafka, topic: string, expected: number, fetch: Required<FetchSettings>): Promise<{ ms: number; cpuMs: number }> {
+  const consumer = kafka.consumer({ groupId: `seg-bench-bare-${randomBytes(4).toString("hex")}`, ...fetch });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   let n = 0;
@@ -194,6 +197,8 @@ async function bareConsume(kafka: Kafka, topic: string, expected: number): Promi
   return r;
 }
 
+type FetchSettings = NonNullable<Runtime.StartMoverOptions["fetch"]>;
+
 interface MoverRun {
   /** Group join → the last run swapped into Redis. */
   ms: number;
@@ -206,6 +211,8 @@ interface MoverRun {
   phases: Map<string, number>;
   peakRssMb: number;
   time: Runtime.MoverTimings;
+  /** Redis time per command (INFO commandstats) during the phase. */
+  commands: Map<string, { calls: number; usec: number }>;
 }
 
 /** With SEG_BENCH_PROFILE_DIR set: profiles `fn` (V8 CPU profile) into that directory as `<name>.cpuprofile`. */
@@ -231,6 +238,8 @@ async function moverConsume(rt: typeof Runtime, base: Omit<Runtime.StartMoverOpt
   const changesAt = new Map<string, number>();
   const mover = await rt.startMover({ ...base, groupId: `seg-bench-mover-${randomBytes(4).toString("hex")}`, hooks: { phase: (p, run) => void phases.set(`${run.segment}/${run.runId}/${p}`, Date.now()) } });
   mover.events.on("changes", (c: { segment: string; runId: string; at: number }) => changesAt.set(`${c.segment}/${c.runId}`, c.at));
+  // Redis's own time per command during the phase (INFO commandstats; commands called by scripts count too).
+  await redis.config("RESETSTAT");
   const cpu = await cpuSnap(redis);
   let peakRss = process.memoryUsage().rss;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
@@ -239,13 +248,19 @@ async function moverConsume(rt: typeof Runtime, base: Omit<Runtime.StartMoverOpt
   const changesDone = Date.now();
   clearInterval(sampler);
   const used = await cpuSince(redis, cpu);
+  const stats = [...(await redis.info("commandstats")).matchAll(/cmdstat_(\w+):calls=(\d+),usec=(\d+)/g)].map((m) => ({ cmd: m[1]!, calls: Number(m[2]), usec: Number(m[3]) }));
+  const commands = new Map(stats.map((c) => [c.cmd, c]));
+  if (process.env["SEG_BENCH_COMMANDSTATS"]) {
+    stats.sort((a, b) => b.usec - a.usec);
+    log(`redis commandstats: ${stats.slice(0, 14).map((c) => `${c.cmd} ${c.calls} calls ${fmt(c.usec / 1000)} ms`).join("; ")}`);
+  }
   const { joinedAt: start, time } = mover.stats();
   await mover.stop();
   const bad = outcomes.filter((o) => o.status !== "applied");
   if (bad.length > 0) throw new Error(`runs not applied: ${bad.map((o) => `${o.segment}/${o.runId}: ${o.status}`).join(", ")}`);
   const end = Math.max(...outcomes.map((o) => o.swappedAt!));
   log(`mover: ${expect.length} run(s) swapped in ${secs(end - start)} s, changes published after ${secs(changesDone - start)} s`);
-  return { ms: end - start, changesMs: changesDone - start, outcomes, changesAt, cpu: used, phases, peakRssMb: peakRss / 1e6, time };
+  return { ms: end - start, changesMs: changesDone - start, outcomes, changesAt, cpu: used, phases, peakRssMb: peakRss / 1e6, time, commands };
 }
 
 /** Checks Redis holds exactly the run: size, meta, and a sample of entity hashes. */
@@ -311,24 +326,27 @@ const bench: Benchmark = {
         if (!t) targets.set(s, (t = { redis: { membersKey: `${prefix}segment:${s}:members`, metaKey: `${prefix}segment:${s}:meta`, entityKeyPrefix: `${prefix}entity:customer:` }, ttlSeconds: 3_600 }));
         return t;
       };
-      const base = { brokers, resultsTopic: "", changesTopic: topics.changes, redisUrl: priv.url, redisPrefix: prefix, lookupSegment, lagIntervalMs: 0 };
+      // The bare consumer and the mover fetch alike: the mover's defaults (8 MB per partition, 32 MB
+      // per fetch, 100 ms wait), or SEG_BENCH_FETCH_MB per partition for both.
+      const fetch: Required<FetchSettings> = { maxBytesPerPartition: envNumber("SEG_BENCH_FETCH_MB", 8) * 1024 * 1024, maxBytes: 32 * 1024 * 1024, maxWaitTimeInMs: 100 };
+      const base = { brokers, resultsTopic: "", changesTopic: topics.changes, redisUrl: priv.url, redisPrefix: prefix, lookupSegment, lagIntervalMs: 0, fetch };
 
       // Throughput: bare consumer, then the mover, on each topic (same process, same fetch sizes).
       const loads: number[] = [loadavg()[0]!];
       const loadTimer = setInterval(() => loads.push(loadavg()[0]!), 5_000);
       ctx.log("bare kafkajs consumer, first runs ...");
-      const bare1 = await bareConsume(kafka, topics.first, nFirst);
+      const bare1 = await bareConsume(kafka, topics.first, nFirst, fetch);
       ctx.log("mover, first runs (every member enters) ...");
       const mover1 = await profiled("mover-run-1", () => moverConsume(rt, { ...base, resultsTopic: topics.first }, priv.client, first, ctx.log));
       for (const r of first) await verify(priv.client, lookupSegment(r.segment), r);
       ctx.log("bare kafkajs consumer, second runs ...");
-      const bare2 = await bareConsume(kafka, topics.second, nSecond);
+      const bare2 = await bareConsume(kafka, topics.second, nSecond, fetch);
       ctx.log("mover, second runs (10% of members change) ...");
       const mover2 = await profiled("mover-run-2", () => moverConsume(rt, { ...base, resultsTopic: topics.second }, priv.client, second, ctx.log));
       for (const r of second) await verify(priv.client, lookupSegment(r.segment), r);
 
       ctx.log(`bare kafkajs consumer, ${fmt(bigN)}-member run ...`);
-      const bareBig = await bareConsume(kafka, topics.big, nBig);
+      const bareBig = await bareConsume(kafka, topics.big, nBig, fetch);
       ctx.log(`mover, ${fmt(bigN)}-member run ...`);
       const moverBig = await profiled("mover-big", () => moverConsume(rt, { ...base, resultsTopic: topics.big }, priv.client, big, ctx.log));
       await verify(priv.client, lookupSegment("big_segment"), big[0]!);
@@ -359,6 +377,8 @@ const bench: Benchmark = {
       const row = (what: string, n: number, bare: { ms: number; cpuMs: number }, mover: MoverRun) =>
         `| ${what} | ${fmt(n)} | ${secs(bare.ms)} s, ${fmt(rate(n, bare.ms))}/s | ${secs(mover.ms)} s, **${fmt(rate(n, mover.ms))}/s** | **${fmt(rate(n, mover.ms) / rate(n, bare.ms), 2)}** | ${secs(mover.changesMs)} s, ${fmt(rate(n, mover.changesMs))}/s | ${fmt(mover.cpu.nodeMs)} ms | ${fmt(mover.cpu.redisMs)} ms |`;
 
+      const cmdUsec = (m: MoverRun, ...names: string[]) => names.reduce((a, n) => a + (m.commands.get(n)?.usec ?? 0), 0);
+      const cmdMs = (m: MoverRun, ...names: string[]) => `${fmt(cmdUsec(m, ...names) / 1000)} ms`;
       const timeRow = (label: string, f: (m: MoverRun) => number) => `| ${label} | ${secs(f(mover1))} s | ${secs(f(mover2))} s | ${secs(f(moverBig))} s |`;
       const markdown = [
         "# Mover benchmark",
@@ -373,7 +393,7 @@ const bench: Benchmark = {
         `| Services | Kafka ${brokers.join(",")} (infra/kafka, single node, 1 partition per topic), private redis-server 7 on loopback; kafkajs 2.2.4 with seg's patch (patches/kafkajs@2.2.4.patch) |`,
         `| Workload | ${segments} segments × ${fmt(perRun)} members, run 1 (all enter) then run 2 (${fmt(churn)} leave and ${fmt(churn)} enter per segment, all metrics change); one segment of ${fmt(bigN)} members (all enter). Members ~${memberValue(first[0]!, 12345).length} bytes of JSON |`,
         `| Produced beforehand | ${fmt(nFirst + nSecond + nBig)} messages in ${secs(produceMs)} s (kafkajs, batches of 500, 16 in flight, no compression, acks=1; not timed) |`,
-        `| Method | each topic is read by a fresh consumer group, first by a bare kafkajs consumer (eachBatch, discard), then by the mover (defaults: 100k members per run in memory, 10k atomic swap limit). Times from the group join to the last message read (bare), to the last run swapped into Redis (mover), and to the last change message published (the mover publishes them in the background from its Redis outbox). Exactness checked after each run (set size, meta, sample entity hashes) |`,
+        `| Method | each topic is read by a fresh consumer group, first by a bare kafkajs consumer (eachBatch, discard), then by the mover (defaults: 100k members per run in memory, 10k atomic swap limit), both with the same fetch settings (${fmt(fetch.maxBytesPerPartition / 1024 / 1024)} MB per partition, 32 MB per fetch, 100 ms wait). Times from the group join to the last message read (bare), to the last run swapped into Redis (mover), and to the last change message published (the mover publishes them in the background from its Redis outbox). Exactness checked after each run (set size, meta, sample entity hashes) |`,
         "",
         "## Throughput",
         "",
@@ -418,10 +438,12 @@ const bench: Benchmark = {
         timeRow("publishing change messages (background, overlaps the above)", (m) => m.time.publishMs),
         `| mover process CPU (bare consumer CPU for the same messages) | ${fmt(mover1.cpu.nodeMs)} ms (${fmt(bare1.cpuMs)} ms) | ${fmt(mover2.cpu.nodeMs)} ms (${fmt(bare2.cpuMs)} ms) | ${fmt(moverBig.cpu.nodeMs)} ms (${fmt(bareBig.cpuMs)} ms) |`,
         `| Redis CPU | ${fmt(mover1.cpu.redisMs)} ms | ${fmt(mover2.cpu.redisMs)} ms | ${fmt(moverBig.cpu.redisMs)} ms |`,
+        `| Redis time in the mover's Lua scripts (INFO commandstats: wall-clock time inside the commands, including those the scripts call; Redis runs one at a time) | ${cmdMs(mover1, "evalsha", "eval")} | ${cmdMs(mover2, "evalsha", "eval")} | ${cmdMs(moverBig, "evalsha", "eval")} |`,
+        `| of which HSET + EXPIRE calls (the entity hash upserts; the spilled run's staging too) | ${cmdMs(mover1, "hset", "expire")} | ${cmdMs(mover2, "hset", "expire")} | ${cmdMs(moverBig, "hset", "expire")} |`,
         "",
         `- Per message, the bare kafkajs consumer uses ${fmt((bare2.cpuMs / nSecond) * 1000, 1)} µs of CPU (run 2); the mover ${fmt((mover2.cpu.nodeMs / nSecond) * 1000, 1)} µs: reading (the fast path for the jobs' member layout, buffering, and the once-per-batch pipeline that adds the new ids to each run's new-members SET) is about ${fmt((mover2.time.parseMs / nSecond) * 1000, 1)} µs of wall time; the rest is building the apply scripts' arguments and sending change messages with kafkajs's producer (with seg's kafkajs patch, patches/kafkajs@2.2.4.patch).`,
-        `- Redis does the heavy part of an apply: per member an HSET and an EXPIRE on its entity hash, in Lua scripts of 2,000 members (${fmt((mover2.cpu.redisMs / nSecond) * 1000, 1)} µs of Redis CPU per member in run 2, everything included). The new set is filled while the run is read; entered and left members come from two SDIFFSTOREs (a first run: the new set itself).`,
-        `- Why the ratio stays below 1: the bare consumer only reads. The mover's entity writes cannot start before a run is complete (its marker, which this workload writes after all members), so its time is reading plus the apply of the last runs (applies run in the background, several at a time, while the consumer reads on).`,
+        `- Redis does the heavy part of an apply: per member an HSET and an EXPIRE on its entity hash, in Lua scripts of 2,000 members (${fmt((mover2.cpu.redisMs / nSecond) * 1000, 1)} µs of Redis CPU per member in run 2, everything included). The new set is filled while the run is read (ids sent packed, one argument per 2,000); entered and left members come from two SDIFFSTOREs (a first run: a copy of the new set).`,
+        `- Why the ratio stays below 1: the bare consumer only reads. The mover's entity writes cannot start before a run is complete (its marker, which this workload writes after all members), so its time is reading plus the apply of the last runs (applies run in the background, several at a time, while the consumer reads on). Redis runs them one at a time: in run 2 the HSET and EXPIRE calls alone took ${cmdMs(mover2, "hset", "expire")} of Redis time (the scripts' own work on top), so even a mover that read as fast as the bare consumer (${secs(bare2.ms)} s) and did nothing else would stay below a ratio of ${fmt(bare2.ms / (bare2.ms + cmdUsec(mover2, "hset", "expire") / 1000), 2)} on this machine.`,
         `- A first run makes a change message of every member: run 1 finishes publishing ${secs(mover1.changesMs - mover1.ms)} s after its last swap, the ${fmt(bigN)}-member run ${bigChangesAt ? secs(bigChangesAt - o.swappedAt!) : "?"} s after its swap. The mover does not wait for it (the changes wait in Redis, in the outbox), except that a segment's next swap waits for its previous changes.`,
         "",
       ].join("\n");

@@ -87,6 +87,11 @@ export interface PendingRun {
   setPending: string[];
   setStaged: boolean;
   /**
+   * True once an entity id with a newline was read (only the full parser yields one): the run's
+   * members then go to Redis one argument each, not packed (scripts.ts).
+   */
+  newlineIds: boolean;
+  /**
    * True while the run is being applied (in the background): its buffer is read by the apply, so
    * members read meanwhile (late duplicates) are not buffered, and it neither spills nor is
    * dropped as idle or older; it still holds its partitions' commits back until it is finished.
@@ -159,7 +164,7 @@ export class RunTracker {
     if (this.finished.has(key)) return undefined;
     let run = this.pending.get(key);
     if (run === undefined) {
-      run = { key, segment, runId, buffer: new Map(), spilled: false, stagedCount: 0, flushing: 0, setPending: [], setStaged: false, applying: false, firstOffsets: new Map(), firstSeenAt: now, lastSeenAt: now };
+      run = { key, segment, runId, buffer: new Map(), spilled: false, stagedCount: 0, flushing: 0, setPending: [], setStaged: false, newlineIds: false, applying: false, firstOffsets: new Map(), firstSeenAt: now, lastSeenAt: now };
       this.pending.set(key, run);
     }
     if (!run.firstOffsets.has(partition)) run.firstOffsets.set(partition, BigInt(offset));
@@ -173,7 +178,9 @@ export class RunTracker {
    * finished (a late duplicate).
    */
   member(message: MemberMessage, metricsJson: string, partition: number, offset: string, now: number): PendingRun | undefined {
-    return this.add(message.segment, message.runId, message.entityId, metricsJson, partition, offset, now);
+    const run = this.add(message.segment, message.runId, message.entityId, metricsJson, partition, offset, now);
+    if (run !== undefined && message.entityId.includes("\n")) run.newlineIds = true;
+    return run;
   }
 
   /** {@link member} with the message's fields given one by one. */

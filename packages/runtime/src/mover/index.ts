@@ -6,7 +6,7 @@ export type { Completion, ParsedResult, PendingRun, RunOrder, RunStatus, Tracker
 export { applyKeys, outboxKey, postSwapKey, runKey, stagingKey } from "./keys.js";
 export type { ApplyKeys, LookupSegment, SegmentTarget } from "./keys.js";
 export { MoverApplyError, MoverStore, defineMoverScripts } from "./store.js";
-export type { ApplyContext, ApplyPhase, ApplyResult, MoverStoreOptions, PostSwap } from "./store.js";
+export type { ApplyContext, ApplyPhase, ApplyResult, EncodedChange, MoverStoreOptions, PostSwap } from "./store.js";
 export { createMoverMetrics } from "./metrics.js";
 export type { MoverMetrics } from "./metrics.js";
 export { ALL_TO_ONE_ASSIGNER, allToOneAssigner } from "./assigner.js";

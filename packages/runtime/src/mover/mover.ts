@@ -7,16 +7,18 @@
  *   HASH (`<prefix>staging:<segment>:<runId>`, entity id → metrics JSON). Once per batch, in one
  *   pipeline overlapping the next batch's fetch and parse, the new entity ids of every run go to
  *   the run's private new-members SET and the spilled members to their staging hashes: Redis does
- *   that part of the apply while the run is still being read. A run is complete when its marker
+ *   that part of the apply while the run is still being read. Members go to Redis packed (one
+ *   newline-separated script argument per chunk, split by the Lua scripts: see scripts.ts), which
+ *   costs the mover a fraction of one argument per field. A run is complete when its marker
  *   was seen and exactly `rows` distinct members were collected, whatever partitions they came
  *   through.
  * - A complete run is swapped in by {@link MoverStore.apply} (see store.ts for exactly what is
  *   atomic), in the background: the consumer reads on meanwhile, up to `maxConcurrentApplies` runs
  *   are applied at a time. The swap also records its entered/left members in Redis (an outbox); a
  *   background publisher sends them to the changes topic (idempotent producer) and the segment's
- *   pub/sub channel, so a slow changes topic does not hold up moving results (and it lets applies
- *   go first). One segment's applies and publications run one at a time, in order (a segment's
- *   next swap waits for its previous changes).
+ *   pub/sub channel (the same JSON text, made once in Redis), so a slow changes topic does not
+ *   hold up moving results (and it lets applies go first). One segment's applies and publications
+ *   run one at a time, in order (a segment's next swap waits for its previous changes).
  * - Offsets: autoCommit off. After each batch, and after each background apply, the mover commits,
  *   per partition, up to the first message of the oldest run still pending (neither applied nor
  *   skipped; a run being applied is pending). So everything at or past a committed offset that
@@ -34,15 +36,15 @@ import { EventEmitter } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { EachBatchPayload, Producer } from "kafkajs";
 import type { Redis } from "ioredis";
-import type { ChangeMessage, CompleteMessage } from "../contracts/messages.js";
+import type { CompleteMessage } from "../contracts/messages.js";
 import { createKafka } from "../kafka/admin.js";
 import { RunTracker, parseResult, type PendingRun, type RunStatus } from "./accounting.js";
 import { allToOneAssigner } from "./assigner.js";
 import { FastMemberParser } from "./fast-parse.js";
-import { runKey } from "./keys.js";
 import { createMoverMetrics } from "./metrics.js";
+import { RunOutcomes } from "./outcomes.js";
 import { OutboxPublisher, keyedQueue } from "./publisher.js";
-import { MoverStore } from "./store.js";
+import { MoverStore, type EncodedChange } from "./store.js";
 import type { Mover, MoverLog, MoverTimings, RunOutcome, StartMoverOptions } from "./types.js";
 
 export type { Mover, MoverLog, MoverLogLevel, MoverTimings, RunOutcome, StartMoverOptions } from "./types.js";
@@ -78,7 +80,6 @@ async function serverRunId(redis: Redis): Promise<string> {
  * per partition in quadratic time, which kept sends to 1,000.)
  */
 const CHANGE_BATCH = 10_000;
-const OUTCOMES_KEPT = 2_000;
 /** Staging flushes (one pipeline per batch) in flight at most. */
 const MAX_FLUSHES = 4;
 
@@ -141,8 +142,7 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
   /** Per partition: the offset committed (or first read after joining) and the next unread one. */
   const positions = new Map<number, { committed: bigint; next?: bigint }>();
   const events = new EventEmitter();
-  const outcomes = new Map<string, RunOutcome>();
-  const waiters = new Map<string, { resolve: (o: RunOutcome) => void; reject: (e: Error) => void }[]>();
+  const outcomes = new RunOutcomes(events);
   let malformedSeen = 0;
   const time: MoverTimings = { batches: 0, messages: 0, parseMs: 0, stagingWaitMs: 0, applyMs: 0, applyBusyMs: 0, commitMs: 0, publishMs: 0 };
 
@@ -179,22 +179,7 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
     events.emit("failure", { error: e.payload.error });
   });
 
-  const emitOutcome = (o: RunOutcome) => {
-    const key = runKey(o.segment, o.runId);
-    const prev = outcomes.get(key);
-    if (!(prev?.status === "applied" && o.status === "duplicate")) {
-      outcomes.delete(key);
-      outcomes.set(key, o);
-      while (outcomes.size > OUTCOMES_KEPT) outcomes.delete(outcomes.keys().next().value as string);
-    }
-    events.emit("outcome", o);
-    events.emit(o.status === "applied" ? "applied" : "skipped", o);
-    const ws = waiters.get(key);
-    if (ws) {
-      waiters.delete(key);
-      for (const w of ws) w.resolve(outcomes.get(key)!);
-    }
-  };
+  const emitOutcome = (o: RunOutcome) => outcomes.record(o);
 
   const outcomeOf = (run: PendingRun, status: RunStatus, extra: Partial<RunOutcome> = {}): RunOutcome => ({
     segment: run.segment,
@@ -209,11 +194,10 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
     ...extra,
   });
 
-  const publish = async (changes: ChangeMessage[]) => {
+  const publish = async (changes: EncodedChange[]) => {
     try {
       for (let i = 0; i < changes.length; i += CHANGE_BATCH) {
-        const part = changes.slice(i, i + CHANGE_BATCH);
-        await producer.send({ topic: options.changesTopic, messages: part.map((c) => ({ key: c.entityId, value: JSON.stringify(c) })) });
+        await producer.send({ topic: options.changesTopic, messages: changes.length <= CHANGE_BATCH ? changes : changes.slice(i, i + CHANGE_BATCH) });
       }
     } catch (e) {
       throw new ChangePublishError(e);
@@ -589,37 +573,11 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
         admin.disconnect().catch(() => {}),
       ]);
       await redis.quit().catch(() => redis.disconnect());
-      for (const [key, ws] of waiters) {
-        waiters.delete(key);
-        for (const w of ws) w.reject(new Error("the mover stopped"));
-      }
+      outcomes.rejectAll(new Error("the mover stopped"));
       log("info", "mover stopped");
     })());
 
-  const waitForRun = (segment: string, runId: string, timeoutMs = 60_000): Promise<RunOutcome> => {
-    const key = runKey(segment, runId);
-    const known = outcomes.get(key);
-    if (known) return Promise.resolve(known);
-    return new Promise((resolve, reject) => {
-      const waiter = {
-        resolve: (o: RunOutcome) => {
-          clearTimeout(timer);
-          resolve(o);
-        },
-        reject: (e: Error) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      };
-      const timer = setTimeout(() => {
-        const rest = (waiters.get(key) ?? []).filter((w) => w !== waiter);
-        if (rest.length > 0) waiters.set(key, rest);
-        else waiters.delete(key);
-        reject(new Error(`run ${runId} of ${segment} not finished within ${timeoutMs} ms`));
-      }, timeoutMs);
-      waiters.set(key, [...(waiters.get(key) ?? []), waiter]);
-    });
-  };
+  const waitForRun = (segment: string, runId: string, timeoutMs?: number) => outcomes.waitFor(segment, runId, timeoutMs);
 
   return {
     stop,

@@ -29,12 +29,52 @@ local function order(meta, asOfMs, runId)
 end
 `;
 
+/**
+ * Which EXPIRE an upsert tries first for a new field: NX (a new key) or GT (a key that other
+ * segments' fields keep alive). Keys met one after the other tend to be alike (a first segment
+ * creates them, the next ones find them), so the last new field's outcome is the next guess: two
+ * calls per member in either case, three only when the guess is wrong. The result is the same
+ * whichever goes first.
+ */
 const UPSERT = `
+local nxFirst = true
 local function upsert(key, segment, value, ttl)
   if redis.call('HSET', key, segment, value) == 1 then
-    if redis.call('EXPIRE', key, ttl, 'NX') == 0 then redis.call('EXPIRE', key, ttl, 'GT') end
+    if nxFirst then
+      if redis.call('EXPIRE', key, ttl, 'NX') == 0 then
+        nxFirst = false
+        redis.call('EXPIRE', key, ttl, 'GT')
+      end
+    elseif redis.call('EXPIRE', key, ttl, 'GT') == 0 and redis.call('EXPIRE', key, ttl, 'NX') == 1 then
+      nxFirst = true
+    end
   elseif redis.call('EXPIRE', key, ttl, 'GT') == 0 then
     redis.call('EXPIRE', key, ttl, 'NX')
+  end
+end
+`;
+
+/**
+ * Members sent "packed": one argument of newline-separated fields (ids, or id, metrics pairs)
+ * instead of one argument per field. Building and sending thousands of arguments was most of the
+ * mover's own Redis client cost (and of its garbage); splitting in Lua costs Redis about what
+ * parsing the separate arguments did. Metrics JSON never holds a raw newline (JSON escapes it) and
+ * neither do ids read by the fast path; a run with an id that does is sent argument by argument.
+ */
+const SPLIT = `
+local function split(s, out)
+  if s == '' then return 0 end
+  local find, sub = string.find, string.sub
+  local n, pos = 0, 1
+  while true do
+    local e = find(s, '\\n', pos, true)
+    n = n + 1
+    if e == nil then
+      out[n] = sub(s, pos)
+      return n
+    end
+    out[n] = sub(s, pos, e - 1)
+    pos = e + 1
   end
 end
 `;
@@ -45,10 +85,11 @@ end
  *
  * KEYS: members, meta, tmp, post, entered, left, outbox (the SET of segments with a post-swap record)
  * ARGV: runId, version, asOf, asOfMs, size, completedAt, ttl, stagingTtl, entityKeyPrefix,
- *       segment, stagingKey ('' when the members follow as id, metrics pairs from ARGV[12])
+ *       segment, stagingKey ('' when the members follow), how they follow ('packed': id, metrics
+ *       pairs packed in ARGV[13]; 'args': pairs from ARGV[13] on)
  * Returns {'applied', entered, left} | {'duplicate'} | {'stale'} | {'post-pending'} | {'mismatch', n}
  */
-export const SWAP_SMALL = `${ORDER}${UPSERT}
+export const SWAP_SMALL = `${ORDER}${UPSERT}${SPLIT}
 local members, meta, tmp, post, entered, left, outbox = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local runId, version, asOf = ARGV[1], ARGV[2], ARGV[3]
 local asOfMs, size = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -63,9 +104,13 @@ local src, first
 if staging ~= '' then
   src = redis.call('HGETALL', staging)
   first = 1
+elseif ARGV[12] == 'packed' then
+  src = {}
+  split(ARGV[13], src)
+  first = 1
 else
   src = ARGV
-  first = 12
+  first = 13
 end
 local n = (#src - first + 1) / 2
 if n ~= size then return {'mismatch', n} end
@@ -109,29 +154,35 @@ return {'applied', nEnter, nLeft}
  * One chunk of a large run, before its swap: upserts the members' entity hashes, adds them to the
  * new set unless the mover did while reading the run (`addToSet` '0'), and, when `check` is '1'
  * (segments too large for one set difference after the chunks), adds those not in the current set
- * to `entered`. Members come from ARGV (id, metrics pairs from ARGV[9]) or from one HSCAN step over
- * the staging hash.
+ * to `entered`; when it is 'all' (a first run too large for one copy of its new set), adds them all. Members come from ARGV (id, metrics pairs packed in ARGV[9] when ARGV[8] is
+ * 'packed', else pairs from ARGV[9] on) or from one HSCAN step over the staging hash.
  *
  * KEYS: tmp, members, entered, staging
- * ARGV: entityKeyPrefix, segment, ttl, stagingTtl, check, addToSet, cursor ('' when pairs follow), count
+ * ARGV: entityKeyPrefix, segment, ttl, stagingTtl, check, addToSet, cursor ('' when pairs follow),
+ *       count (or 'packed' / 'args' when pairs follow)
  * Returns the next HSCAN cursor ('0' when done, or when the pairs came from ARGV).
  */
-export const BUILD_CHUNK = `${UPSERT}
+export const BUILD_CHUNK = `${UPSERT}${SPLIT}
 local tmp, members, entered, staging = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local prefix, segment, ttl, sttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local check, addToSet = ARGV[5] == '1', ARGV[6] == '1'
+local check, allEnter, addToSet = ARGV[5] == '1', ARGV[5] == 'all', ARGV[6] == '1'
 local src, first, nextCursor
 if ARGV[7] ~= '' then
   local r = redis.call('HSCAN', staging, ARGV[7], 'COUNT', ARGV[8])
   nextCursor, src, first = r[1], r[2], 1
+elseif ARGV[8] == 'packed' then
+  src = {}
+  split(ARGV[9], src)
+  nextCursor, first = '0', 1
 else
   nextCursor, src, first = '0', ARGV, 9
 end
-local keep = addToSet or check
+local keep = addToSet or check or allEnter
 local ids, n = {}, 0
 local function flush()
   if n == 0 then return end
   if addToSet then redis.call('SADD', tmp, unpack(ids)) end
+  if allEnter then redis.call('SADD', entered, unpack(ids)) end
   if check then
     local inOld = redis.call('SMISMEMBER', members, unpack(ids))
     local new = {}
@@ -153,8 +204,43 @@ for i = first, #src, 2 do
 end
 flush()
 redis.call('EXPIRE', tmp, sttl)
-if check then redis.call('EXPIRE', entered, sttl) end
+if check or allEnter then redis.call('EXPIRE', entered, sttl) end
 return nextCursor
+`;
+
+/**
+ * While a run is read: adds entity ids (packed) to the run's new-members SET.
+ *
+ * KEYS: set
+ * ARGV: ids (packed)
+ * Returns how many were new.
+ */
+export const STAGE_IDS = `${SPLIT}
+local ids = {}
+local n = split(ARGV[1], ids)
+local added = 0
+for s = 1, n, 1000 do
+  added = added + redis.call('SADD', KEYS[1], unpack(ids, s, math.min(s + 999, n)))
+end
+return added
+`;
+
+/**
+ * While a spilled run is read: writes members (id, metrics pairs, packed) to its staging HASH.
+ *
+ * KEYS: staging
+ * ARGV: pairs (packed)
+ * Returns how many fields were new.
+ */
+export const STAGE_PAIRS = `${SPLIT}
+local f = {}
+local n = split(ARGV[1], f)
+if n % 2 ~= 0 then return redis.error_reply('odd number of packed fields') end
+local added = 0
+for s = 1, n, 1000 do
+  added = added + redis.call('HSET', KEYS[1], unpack(f, s, math.min(s + 999, n)))
+end
+return added
 `;
 
 /**
@@ -201,9 +287,10 @@ return r[1]
  * The swap of a large run, after its chunks: the new set replaces the members (the old set is kept
  * under \`old\` until the follow-up work frees it), and the meta is written, in one step. Refuses
  * when the meta's runId is no longer \`basis\` (someone applied a run since the chunks started).
- * With \`all\` '1' the segment had no members when the chunks started: every member enters, and the
- * post-swap record names the new members SET itself as the entered set (refused as 'retry' if the
- * segment has members now).
+ * With \`all\` '1' the segment had no members when the chunks started: every member enters, and
+ * \`entered\` is a copy of the new set made before the swap (so the change messages do not depend
+ * on the live set, which may be retired or expire before they are all published); refused as
+ * 'retry' if the segment has members now.
  *
  * KEYS: members, meta, tmp, old, post, entered, left, outbox
  * ARGV: basis, runId, version, asOf, asOfMs, size, completedAt, ttl, stagingTtl, entityKeyPrefix, segment, all
@@ -236,8 +323,8 @@ redis.call('HSET', meta, 'runId', runId, 'version', version, 'asOf', asOf, 'asOf
 redis.call('EXPIRE', meta, ttl)
 if all then
   local e = ''
-  if size > 0 then e = members end
-  redis.call('HSET', post, 'runId', runId, 'asOf', asOf, 'segment', segment, 'entered', e, 'enteredLive', '1', 'left', '', 'old', '', 'hdel', '0', 'entityKeyPrefix', prefix)
+  if size > 0 then e = entered end
+  redis.call('HSET', post, 'runId', runId, 'asOf', asOf, 'segment', segment, 'entered', e, 'left', '', 'old', '', 'hdel', '0', 'entityKeyPrefix', prefix)
 else
   redis.call('HSET', post, 'runId', runId, 'asOf', asOf, 'segment', segment, 'entered', entered, 'left', left, 'old', old, 'hdel', '1', 'entityKeyPrefix', prefix)
 end
@@ -251,7 +338,9 @@ return {'applied', redis.call('SCARD', entered), redis.call('SCARD', left)}
 /**
  * One SSCAN step of the follow-up work over an entered or left set: publishes a ChangeMessage per
  * member on the segment's pub/sub channel and, for leavers of a chunked swap whose fields were not
- * removed yet (a crash right after the swap), removes the segment's field from their entity hash. Returns {nextCursor, ids} (the caller sends the same changes to Kafka).
+ * removed yet (a crash right after the swap), removes the segment's field from their entity hash.
+ * Returns {nextCursor, ids, messages}: the caller sends the same messages (the same JSON text) to
+ * Kafka, keyed by entity id.
  *
  * KEYS: set
  * ARGV: cursor, count, channel, change ('enter' | 'exit'), segment, runId, asOf, hdel ('1' | '0'), entityKeyPrefix
@@ -261,11 +350,14 @@ local r = redis.call('SSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
 local head = '{"segment":' .. cjson.encode(ARGV[5]) .. ',"entityId":'
 local tail = ',"change":"' .. ARGV[4] .. '","runId":' .. cjson.encode(ARGV[6]) .. ',"asOf":' .. cjson.encode(ARGV[7]) .. '}'
 local hdel = ARGV[8] == '1'
-for _, id in ipairs(r[2]) do
+local messages = {}
+for i, id in ipairs(r[2]) do
   if hdel then redis.call('HDEL', ARGV[9] .. id, ARGV[5]) end
-  redis.call('PUBLISH', ARGV[3], head .. cjson.encode(id) .. tail)
+  local m = head .. cjson.encode(id) .. tail
+  redis.call('PUBLISH', ARGV[3], m)
+  messages[i] = m
 end
-return r
+return {r[1], r[2], messages}
 `;
 
 /**
@@ -291,6 +383,8 @@ export const MOVER_SCRIPTS = {
   segMoverSwapLarge: { lua: SWAP_LARGE, numberOfKeys: 8 },
   segMoverPostChunk: { lua: POST_CHUNK, numberOfKeys: 1 },
   segMoverDropLeftChunk: { lua: DROP_LEFT_CHUNK, numberOfKeys: 1 },
+  segMoverStageIds: { lua: STAGE_IDS, numberOfKeys: 1 },
+  segMoverStagePairs: { lua: STAGE_PAIRS, numberOfKeys: 1 },
 } as const;
 
 export type MoverScriptName = keyof typeof MOVER_SCRIPTS;

@@ -20,8 +20,10 @@
  * filled by {@link MoverStore.flush} while the run is read, so an apply only adds members to it when
  * that did not happen (or an attempt was cut short). Entered and left members of the chunked path:
  * two SDIFFSTOREs after the chunks (sets up to `diffMaxMembers` together), or chunk by chunk
- * (SMISMEMBER, SSCAN) for larger ones; a segment without members has every member enter, and its
- * post-swap record names the new members SET itself.
+ * (SMISMEMBER, SSCAN) for larger ones; a segment without members has every member enter: the
+ * entered set is a copy of the new set made before the swap (one COPY up to `diffMaxMembers`, else
+ * chunk by chunk), as the change messages of a first run must not depend on the live set, which
+ * may be retired or expire while they are published.
  *
  * Change messages (entered/left) are computed inside those same steps and kept in Redis as an
  * outbox: two sets named in the segment's post-swap record, the segment added to the outbox SET.
@@ -31,7 +33,6 @@
  * it starts over: change messages are delivered at least once (some twice around a crash).
  */
 import type { Redis } from "ioredis";
-import type { ChangeMessage } from "../contracts/messages.js";
 import { changesChannel } from "../contracts/messages.js";
 import { compareRuns, type PendingRun } from "./accounting.js";
 import { applyKeys, outboxKey, postSwapKey, stagingKey, type SegmentTarget } from "./keys.js";
@@ -50,7 +51,8 @@ export interface MoverStoreOptions {
   /**
    * Chunked path: when the current and the new set have at most this many members together, the
    * entered and left members are found by two set differences in one step after the chunks (which
-   * blocks Redis for about 0.3 µs per member); larger ones chunk by chunk (default 200,000).
+   * blocks Redis for about 0.3 µs per member), and a first run's entered set is one COPY of the new
+   * set; larger ones chunk by chunk (default 200,000).
    */
   diffMaxMembers?: number;
 }
@@ -58,10 +60,19 @@ export interface MoverStoreOptions {
 /** The phases of moving a run, for tests that crash the mover at a given point. */
 export type ApplyPhase = "entities-written" | "swapped" | "changes-published";
 
+/**
+ * A change message ready to send: keyed by entity id, the value a `ChangeMessage` as JSON (made in
+ * Redis, the same text the segment's pub/sub channel gets).
+ */
+export interface EncodedChange {
+  key: string;
+  value: string;
+}
+
 /** What the store needs from the rest of the mover while applying. */
 export interface ApplyContext {
-  /** Sends change messages to Kafka; resolves when the broker has them. */
-  publish(changes: ChangeMessage[]): Promise<void>;
+  /** Sends change messages to Kafka, in order; resolves when the broker has them. */
+  publish(changes: EncodedChange[]): Promise<void>;
   /** Keeps the consumer group session alive during long applies. */
   heartbeat(): Promise<void>;
   /** Called at each phase (tests); may not return (a crash). */
@@ -91,12 +102,19 @@ export class MoverApplyError extends Error {
 
 /**
  * How the chunked path finds the entered and left members: every member enters (the segment had
- * none: the post-swap record names the new members SET itself), two set differences after the
+ * none: the entered set is a copy of the new set), two set differences after the
  * chunks, or chunk by chunk (segments too large for one difference).
  */
 type BuildMode = "all" | "diff" | "check";
 
 type ScriptFn = (keys: string[], args: (string | number)[]) => Promise<unknown>;
+type PipelineScriptFn = (keys: string[], args: (string | number)[]) => unknown;
+
+/**
+ * Packs fields for a script (see SPLIT in scripts.ts): one newline-separated argument. Callers
+ * make sure no field holds a newline (`PendingRun.newlineIds`).
+ */
+const pack = (fields: readonly string[]): string => fields.join("\n");
 
 /**
  * Script steps between heartbeats in long loops. kafkajs sends a heartbeat only when its interval
@@ -121,7 +139,10 @@ export interface PostSwap {
   old: string;
   hdel: string;
   entityKeyPrefix: string;
-  /** "1" when `entered` is the segment's members SET (every member entered): not deleted after. */
+  /**
+   * "1" when `entered` is the segment's members SET (not deleted after): written by movers before
+   * first runs' entered sets were copies; still honoured for records they left behind.
+   */
   enteredLive?: string;
 }
 
@@ -144,8 +165,10 @@ export class MoverStore {
   /**
    * Writes what the runs read since their last flush to Redis, in one pipeline: the new entity
    * ids to each run's new-members SET (`applyKeys(…).set`: the apply then need not add them), and
-   * the buffered members of spilled runs to their staging hashes (multi-field HSETs: idempotent,
-   * keyed by entity id), refreshing the TTLs; updates a spilled run's `stagedCount` from HLEN.
+   * the buffered members of spilled runs to their staging hashes (idempotent, keyed by entity id),
+   * refreshing the TTLs; updates a spilled run's `stagedCount` from HLEN. Ids and members go packed
+   * (scripts STAGE_IDS and STAGE_PAIRS, one argument per `chunkSize` members), as SADD and HSET
+   * arguments only for a run with a newline in an entity id.
    * Takes the buffers at once (new members buffer anew meanwhile); a run counts the flush as in
    * flight (`flushing`) until it is done. Flushes may overlap: their pipelines run in order on the
    * one connection.
@@ -163,6 +186,9 @@ export class MoverStore {
     });
     try {
       const pipe = this.redis.pipeline();
+      const script = (name: MoverScriptName, keys: string[], args: (string | number)[]) => {
+        (pipe as unknown as Record<string, PipelineScriptFn>)[name]!(keys, args);
+      };
       const hlenAt: number[] = [];
       let commands = 0;
       let written = 0;
@@ -171,7 +197,9 @@ export class MoverStore {
         if (ids.length > 0) {
           const set = applyKeys(this.options.prefix, run.segment, run.runId).set;
           for (let i = 0; i < ids.length; i += chunkSize) {
-            pipe.sadd(set, i === 0 && ids.length <= chunkSize ? ids : ids.slice(i, i + chunkSize));
+            const part = i === 0 && ids.length <= chunkSize ? ids : ids.slice(i, i + chunkSize);
+            if (run.newlineIds) pipe.sadd(set, part);
+            else script("segMoverStageIds", [set], [pack(part)]);
             commands++;
           }
           pipe.expire(set, stagingTtlSeconds);
@@ -182,19 +210,18 @@ export class MoverStore {
           return;
         }
         const key = this.stagingKey(run);
-        let args: string[] = [];
-        for (const [id, metrics] of buffer) {
-          args.push(id, metrics);
-          if (args.length >= chunkSize * 2) {
-            pipe.hset(key, args);
-            commands++;
-            args = [];
-          }
-        }
-        if (args.length > 0) {
-          pipe.hset(key, args);
+        const fields: string[] = [];
+        const send = () => {
+          if (run.newlineIds) pipe.hset(key, fields);
+          else script("segMoverStagePairs", [key], [pack(fields)]);
           commands++;
+          fields.length = 0;
+        };
+        for (const [id, metrics] of buffer) {
+          fields.push(id, metrics);
+          if (fields.length >= chunkSize * 2) send();
         }
+        if (fields.length > 0) send();
         written += buffer.size;
         pipe.expire(key, stagingTtlSeconds);
         hlenAt.push(commands + 1);
@@ -263,16 +290,23 @@ export class MoverStore {
         setReady = false; // the script builds the SET again
         const members: string[] = [];
         if (!run.spilled) for (const [id, m] of run.buffer) members.push(id, m);
+        const from = run.spilled ? [this.stagingKey(run), ""] : run.newlineIds ? ["", "args", ...members] : ["", "packed", pack(members)];
         reply = (await this.script(
           "segMoverSwapSmall",
           [target.redis.membersKey, target.redis.metaKey, keys.set, post, keys.entered, keys.left, outbox],
-          [run.runId, ...common, target.redis.entityKeyPrefix, run.segment, run.spilled ? this.stagingKey(run) : "", ...members],
+          [run.runId, ...common, target.redis.entityKeyPrefix, run.segment, ...from],
         )) as unknown[];
       } else {
-        const mode: BuildMode = oldSize === 0 ? "all" : oldSize + marker.rows <= (this.options.diffMaxMembers ?? 200_000) ? "diff" : "check";
-        await this.buildChunks(run, target, keys, ttl, mode, !setReady, ctx);
+        const diffMax = this.options.diffMaxMembers ?? 200_000;
+        const mode: BuildMode = oldSize === 0 ? "all" : oldSize + marker.rows <= diffMax ? "diff" : "check";
+        // A first run's entered set is a copy of the new set: one COPY up to `diffMaxMembers` (it
+        // blocks Redis about as long as a set difference), filled chunk by chunk beyond.
+        const copyEntered = mode === "all" && marker.rows <= diffMax;
+        await this.buildChunks(run, target, keys, ttl, mode === "check" ? "check" : mode === "all" && !copyEntered ? "all" : "none", !setReady, ctx);
         await ctx.phase?.("entities-written", run);
         if (mode === "diff") await this.script("segMoverDiff", [keys.set, target.redis.membersKey, keys.entered, keys.left], [this.options.stagingTtlSeconds]);
+        // The set is private until the swap, so the copy needs no atomicity (it keeps the staging TTL).
+        else if (copyEntered) await this.redis.copy(keys.set, keys.entered, "REPLACE");
         else if (mode === "check") await this.leftChunks(target, keys, ctx);
         reply = (await this.script(
           "segMoverSwapLarge",
@@ -338,27 +372,30 @@ export class MoverStore {
   }
 
   /** Chunked path, before the swap: new set, entity hash upserts, entered set (see BUILD_CHUNK's modes). */
-  private async buildChunks(run: PendingRun, target: SegmentTarget, keys: ReturnType<typeof applyKeys>, ttl: number, mode: BuildMode, addToSet: boolean, ctx: ApplyContext): Promise<void> {
+  private async buildChunks(run: PendingRun, target: SegmentTarget, keys: ReturnType<typeof applyKeys>, ttl: number, entered: "check" | "all" | "none", addToSet: boolean, ctx: ApplyContext): Promise<void> {
     const { chunkSize, stagingTtlSeconds } = this.options;
     const scriptKeys = [keys.set, target.redis.membersKey, keys.entered, this.stagingKey(run)];
-    const head = [target.redis.entityKeyPrefix, run.segment, ttl, stagingTtlSeconds, mode === "check" ? "1" : "0", addToSet ? "1" : "0"];
+    const head = [target.redis.entityKeyPrefix, run.segment, ttl, stagingTtlSeconds, entered === "check" ? "1" : entered === "all" ? "all" : "0", addToSet ? "1" : "0"];
     if (!run.spilled) {
       // From memory: chunks need no cursor, so send them pipelined, a bounded number at a time.
       const sent: Promise<unknown>[] = [];
-      let args: (string | number)[] = [...head, "", 0];
-      const full = args.length + chunkSize * 2;
+      const fields: string[] = [];
+      const send = () => {
+        const from = run.newlineIds ? ["args", ...fields] : ["packed", pack(fields)];
+        sent.push(this.script("segMoverBuildChunk", scriptKeys, [...head, "", ...from]));
+        fields.length = 0;
+      };
       for (const [id, m] of run.buffer) {
-        args.push(id, m);
-        if (args.length >= full) {
-          sent.push(this.script("segMoverBuildChunk", scriptKeys, args));
-          args = [...head, "", 0];
+        fields.push(id, m);
+        if (fields.length >= chunkSize * 2) {
+          send();
           if (sent.length >= 16) {
             await Promise.all(sent.splice(0, 8));
             await ctx.heartbeat();
           }
         }
       }
-      if (args.length > head.length + 2) sent.push(this.script("segMoverBuildChunk", scriptKeys, args));
+      if (fields.length > 0) send();
       await Promise.all(sent);
       return;
     }
@@ -399,7 +436,7 @@ export class MoverStore {
       let cursor = "0";
       let steps = 0;
       do {
-        const [next, ids] = (await this.script("segMoverPostChunk", [set], [
+        const [next, ids, values] = (await this.script("segMoverPostChunk", [set], [
           cursor,
           this.options.chunkSize,
           channel,
@@ -409,20 +446,20 @@ export class MoverStore {
           post.asOf,
           change === "exit" ? post.hdel : "0",
           post.entityKeyPrefix,
-        ])) as [string, string[]];
+        ])) as [string, string[], string[]];
         cursor = String(next);
         if (ids.length > 0) {
           if (change === "exit") counts.left += ids.length;
           else counts.entered += ids.length;
           await sending;
-          sending = ctx.publish(ids.map((entityId) => ({ segment: post.segment, entityId, change, runId: post.runId, asOf: post.asOf })));
+          sending = ctx.publish(ids.map((key, i) => ({ key, value: values[i]! })));
           sending.catch(() => {}); // awaited before the next send and at the end
         }
         if (++steps % HEARTBEAT_EVERY === 0) await ctx.heartbeat();
       } while (cursor !== "0");
     }
     await sending;
-    // A first run's entered members are the segment's members SET itself: kept.
+    // A first run's entered members were the segment's members SET itself in records of older movers: kept.
     const drop = [post.enteredLive === "1" ? "" : post.entered, post.left, post.old].filter((k) => k !== "");
     const done = await this.redis.multi().unlink(...drop, postSwapKey(this.options.prefix, post.segment)).srem(outboxKey(this.options.prefix), post.segment).exec();
     for (const [err] of done ?? []) if (err) throw err;

@@ -4,16 +4,14 @@
  * older runs, malformed messages and split partitions are handled.
  */
 import { Redis } from "ioredis";
-import type { Admin, Kafka, Producer } from "kafkajs";
 import { Registry } from "prom-client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createKafka, startMover, type ChangeMessage, type Mover, type RunOutcome, type SegmentTarget, type StartMoverOptions } from "@seg/runtime";
+import { describe, expect, it } from "vitest";
+import { startMover, type ChangeMessage, type Mover, type RunOutcome, type SegmentTarget, type StartMoverOptions } from "@seg/runtime";
 import {
   createTopics,
-  dropPrefix,
-  ensureMoverServices,
   keysUnder,
   members,
+  moverTestEnv,
   produceMarker,
   produceRun,
   readAllChanges,
@@ -24,15 +22,7 @@ import {
   type RunSpec,
 } from "../support/mover-fixtures.js";
 
-let brokers: string[];
-let redisUrl: string;
-let kafka: Kafka;
-let admin: Admin;
-let producer: Producer;
-let redis: Redis;
-const topics: string[] = [];
-const prefixes: string[] = [];
-const movers: Mover[] = [];
+const env = moverTestEnv();
 
 interface Setup {
   mover: Mover;
@@ -50,9 +40,9 @@ async function setup(opts: { partitions?: number; ttlSeconds?: number; mover?: P
   const prefix = `${unique("p")}:`;
   const resultsTopic = unique("results");
   const changesTopic = unique("changes");
-  topics.push(resultsTopic, changesTopic);
-  prefixes.push(prefix);
-  await createTopics(admin, [{ topic: resultsTopic, partitions: opts.partitions ?? 1 }, { topic: changesTopic }]);
+  env.topics.push(resultsTopic, changesTopic);
+  env.prefixes.push({ prefix });
+  await createTopics(env.admin, [{ topic: resultsTopic, partitions: opts.partitions ?? 1 }, { topic: changesTopic }]);
   const targets = new Map<string, SegmentTarget>();
   const target = (segment: string) => {
     let t = targets.get(segment);
@@ -63,11 +53,11 @@ async function setup(opts: { partitions?: number; ttlSeconds?: number; mover?: P
   const logs: string[] = [];
   const groupId = unique("group");
   const mover = await startMover({
-    brokers,
+    brokers: env.brokers,
     groupId,
     resultsTopic,
     changesTopic,
-    redisUrl,
+    redisUrl: env.redisUrl,
     redisPrefix: prefix,
     lookupSegment: (s) => (s.startsWith("unknown") ? undefined : target(s)),
     registry,
@@ -75,7 +65,7 @@ async function setup(opts: { partitions?: number; ttlSeconds?: number; mover?: P
     lagIntervalMs: 0,
     ...opts.mover,
   });
-  movers.push(mover);
+  env.movers.push(mover);
   const outcomes: RunOutcome[] = [];
   mover.events.on("outcome", (o: RunOutcome) => outcomes.push(o));
   return { mover, groupId, registry, prefix, resultsTopic, changesTopic, target, outcomes, logs };
@@ -90,43 +80,22 @@ const metricValue = async (registry: Registry, name: string, labels: Record<stri
 
 const run = (segment: string, runId: string, asOf: string, m: RunSpec["members"]): RunSpec => ({ segment, runId, asOf, members: m, version: `sha256:${runId}` });
 
-beforeAll(async () => {
-  ({ brokers, redisUrl } = await ensureMoverServices());
-  kafka = await createKafka({ brokers, clientId: "seg-mover-test", retries: 5 });
-  admin = kafka.admin();
-  await admin.connect();
-  producer = kafka.producer({ allowAutoTopicCreation: false });
-  await producer.connect();
-  redis = new Redis(redisUrl);
-}, 240_000);
 
-afterAll(async () => {
-  await Promise.all(movers.map((m) => m.stop().catch(() => {})));
-  if (redis) for (const p of prefixes) await dropPrefix(redis, p);
-  if (admin) {
-    const existing = new Set(await admin.listTopics());
-    const mine = topics.filter((t) => existing.has(t));
-    if (mine.length > 0) await admin.deleteTopics({ topics: mine }).catch(() => {});
-    await admin.disconnect();
-  }
-  await producer?.disconnect();
-  redis?.disconnect();
-}, 120_000);
 
 describe("the results mover", () => {
   it("lands a run of N members exactly (set, meta, entity hashes), then frees its staging", async () => {
     const s = await setup();
     const r = run("high_value", "run-1", "2026-11-01T00:00:00Z", members(0, 5_000));
-    await produceRun(producer, s.resultsTopic, r);
+    await produceRun(env.producer, s.resultsTopic, r);
     const o = await s.mover.waitForRun(r.segment, r.runId);
     expect(o).toMatchObject({ status: "applied", path: "atomic", size: 5_000, entered: 5_000, left: 0 });
-    expect(await segmentMatches(redis, s.target(r.segment), r)).toEqual([]);
-    const meta = await redis.hgetall(s.target(r.segment).redis.metaKey);
+    expect(await segmentMatches(env.redis, s.target(r.segment), r)).toEqual([]);
+    const meta = await env.redis.hgetall(s.target(r.segment).redis.metaKey);
     expect(meta).toMatchObject({ runId: "run-1", version: "sha256:run-1", asOf: "2026-11-01T00:00:00Z", size: "5000" });
     expect(Date.parse(meta["completedAt"]!)).toBeGreaterThan(Date.now() - 60_000);
     await s.mover.changesPublished();
-    expect(await keysUnder(redis, `${s.prefix}staging:`)).toEqual([]);
-    expect(await keysUnder(redis, `${s.prefix}mover:`)).toEqual([]);
+    expect(await keysUnder(env.redis, `${s.prefix}staging:`)).toEqual([]);
+    expect(await keysUnder(env.redis, `${s.prefix}mover:`)).toEqual([]);
     expect(await metricValue(s.registry, "seg_mover_runs_applied_total", { segment: "high_value" })).toBe(1);
     expect(await metricValue(s.registry, "seg_mover_results_moved_total")).toBe(5_000);
   });
@@ -134,19 +103,19 @@ describe("the results mover", () => {
   it("lands a large run through staging and the chunked path exactly", async () => {
     const s = await setup({ mover: { runMemoryLimit: 2_000, atomicMaxMembers: 1_000, chunkSize: 700 } });
     const r = run("big", "run-1", "2026-11-01T00:00:00Z", members(0, 30_000));
-    await produceRun(producer, s.resultsTopic, r, { marker: false });
+    await produceRun(env.producer, s.resultsTopic, r, { marker: false });
     // Members beyond the memory limit are staged in Redis before the marker arrives, with a TTL.
     const staging = `${s.prefix}staging:big:run-1`;
-    await until(async () => (await redis.hlen(staging)) === 30_000, 30_000, "all members staged");
-    expect(await redis.ttl(staging)).toBeGreaterThan(0);
+    await until(async () => (await env.redis.hlen(staging)) === 30_000, 30_000, "all members staged");
+    expect(await env.redis.ttl(staging)).toBeGreaterThan(0);
     expect(s.mover.stats().inMemoryMembers).toBe(0);
-    await produceMarker(producer, s.resultsTopic, r);
+    await produceMarker(env.producer, s.resultsTopic, r);
     const o = await s.mover.waitForRun(r.segment, r.runId);
     expect(o).toMatchObject({ status: "applied", path: "chunked", size: 30_000, entered: 30_000, left: 0 });
-    expect(await segmentMatches(redis, s.target(r.segment), r)).toEqual([]);
+    expect(await segmentMatches(env.redis, s.target(r.segment), r)).toEqual([]);
     await s.mover.changesPublished();
-    await until(async () => (await keysUnder(redis, `${s.prefix}staging:`)).length === 0, 10_000, "staging freed");
-    expect(await keysUnder(redis, `${s.prefix}mover:`)).toEqual([]);
+    await until(async () => (await keysUnder(env.redis, `${s.prefix}staging:`)).length === 0, 10_000, "staging freed");
+    expect(await keysUnder(env.redis, `${s.prefix}mover:`)).toEqual([]);
   });
 
   for (const path of ["atomic", "chunked"] as const) {
@@ -156,7 +125,7 @@ describe("the results mover", () => {
       const t = s.target("churn");
       const r1 = run("churn", "run-1", "2026-11-01T00:00:00Z", members(0, n, "r1"));
       const r2 = run("churn", "run-2", "2026-11-02T00:00:00Z", members(n / 4, n, "r2"));
-      await produceRun(producer, s.resultsTopic, r1);
+      await produceRun(env.producer, s.resultsTopic, r1);
       await s.mover.waitForRun("churn", "run-1");
       const set1 = [...r1.members.keys()].sort();
       const set2 = [...r2.members.keys()].sort();
@@ -168,7 +137,7 @@ describe("the results mover", () => {
       let stop = false;
       const seen = { old: 0, new: 0, mixed: [] as string[] };
       const reader = async () => {
-        const c = new Redis(redisUrl);
+        const c = new Redis(env.redisUrl);
         while (!stop) {
           const tx = c.multi().smembers(t.redis.membersKey).hgetall(t.redis.metaKey).scard(t.redis.membersKey);
           if (path === "atomic") for (const id of [leaver, stayer, entrant]) tx.hget(`${t.redis.entityKeyPrefix}${id}`, "churn");
@@ -193,7 +162,7 @@ describe("the results mover", () => {
       };
       const readers = [reader(), reader()];
       await until(() => seen.old > 5, 10_000, "readers to see the first run");
-      await produceRun(producer, s.resultsTopic, r2);
+      await produceRun(env.producer, s.resultsTopic, r2);
       const o = await s.mover.waitForRun("churn", "run-2");
       const afterSwap = seen.new;
       await until(() => seen.new > afterSwap + 5, 10_000, "readers to see the second run");
@@ -203,13 +172,13 @@ describe("the results mover", () => {
       expect(seen.mixed.slice(0, 5)).toEqual([]);
       expect(seen.old).toBeGreaterThan(0);
       expect(seen.new).toBeGreaterThan(0);
-      expect(await segmentMatches(redis, t, r2, r1.members.keys())).toEqual([]);
+      expect(await segmentMatches(env.redis, t, r2, r1.members.keys())).toEqual([]);
     });
   }
 
   it("publishes entered and left members to the changes topic and to pub/sub", async () => {
     const s = await setup();
-    const sub = new Redis(redisUrl);
+    const sub = new Redis(env.redisUrl);
     const channel = `${s.prefix}changes:vip`;
     const heard: ChangeMessage[] = [];
     sub.on("message", (ch: string, msg: string) => {
@@ -218,11 +187,11 @@ describe("the results mover", () => {
     await sub.subscribe(channel);
     const r1 = run("vip", "run-1", "2026-11-01T00:00:00Z", members(0, 10));
     const r2 = run("vip", "run-2", "2026-11-02T00:00:00Z", members(5, 10));
-    await produceRun(producer, s.resultsTopic, r1);
+    await produceRun(env.producer, s.resultsTopic, r1);
     await s.mover.waitForRun("vip", "run-1");
-    await produceRun(producer, s.resultsTopic, r2);
+    await produceRun(env.producer, s.resultsTopic, r2);
     expect(await s.mover.waitForRun("vip", "run-2")).toMatchObject({ status: "applied", entered: 5, left: 5 });
-    const onKafka = await readAllChanges(kafka, s.changesTopic, { expect: 20 });
+    const onKafka = await readAllChanges(env.kafka, s.changesTopic, { expect: 20 });
     await until(() => heard.length >= 20, 5_000, "pub/sub messages");
     await sub.quit();
     const key = (c: ChangeMessage) => `${c.runId} ${c.change} ${c.entityId}`;
@@ -240,13 +209,13 @@ describe("the results mover", () => {
     const s = await setup({ ttlSeconds: 600, mover: { runMemoryLimit: 30, atomicMaxMembers: 50 } });
     const r1 = run("ttl_seg", "run-1", "2026-11-01T00:00:00Z", members(0, 500));
     const r2 = run("ttl_seg", "run-2", "2026-11-02T00:00:00Z", members(250, 40));
-    await produceRun(producer, s.resultsTopic, r1);
+    await produceRun(env.producer, s.resultsTopic, r1);
     await s.mover.waitForRun("ttl_seg", "run-1");
-    await produceRun(producer, s.resultsTopic, r2, { marker: false });
-    await until(async () => (await redis.hlen(`${s.prefix}staging:ttl_seg:run-2`)) === 40, 20_000, "run-2 staged");
+    await produceRun(env.producer, s.resultsTopic, r2, { marker: false });
+    await until(async () => (await env.redis.hlen(`${s.prefix}staging:ttl_seg:run-2`)) === 40, 20_000, "run-2 staged");
     const check = async () => {
-      const keys = await keysUnder(redis, s.prefix);
-      const pipe = redis.pipeline();
+      const keys = await keysUnder(env.redis, s.prefix);
+      const pipe = env.redis.pipeline();
       for (const k of keys) pipe.ttl(k);
       const ttls = ((await pipe.exec()) ?? []).map(([, v]) => v as number);
       // -2: the key went away between SCAN and TTL (the mover frees its temporary keys).
@@ -255,7 +224,7 @@ describe("the results mover", () => {
     const during = await check();
     expect(during.filter(([, ttl]) => ttl <= 0)).toEqual([]);
     expect(during.some(([k]) => k.includes(":staging:"))).toBe(true);
-    await produceMarker(producer, s.resultsTopic, r2);
+    await produceMarker(env.producer, s.resultsTopic, r2);
     await s.mover.waitForRun("ttl_seg", "run-2");
     // Until its change messages are published, the swap's outbox (record, entered/left sets, old
     // set) is there too, with the staging TTL.
@@ -273,24 +242,24 @@ describe("the results mover", () => {
     const t = s.target("dup");
     const older = run("dup", "run-a", "2026-11-01T00:00:00Z", members(0, 50, "a"));
     const newer = run("dup", "run-b", "2026-11-02T00:00:00Z", members(20, 50, "b"));
-    await produceRun(producer, s.resultsTopic, newer);
+    await produceRun(env.producer, s.resultsTopic, newer);
     await s.mover.waitForRun("dup", "run-b");
-    const before = await redis.hgetall(t.redis.metaKey);
-    const changesBefore = await readAllChanges(kafka, s.changesTopic, { expect: 50 });
-    await produceRun(producer, s.resultsTopic, newer);
-    await produceRun(producer, s.resultsTopic, older);
+    const before = await env.redis.hgetall(t.redis.metaKey);
+    const changesBefore = await readAllChanges(env.kafka, s.changesTopic, { expect: 50 });
+    await produceRun(env.producer, s.resultsTopic, newer);
+    await produceRun(env.producer, s.resultsTopic, older);
     await until(() => s.outcomes.length >= 3, 30_000, "three outcomes");
     expect(s.outcomes.map((o) => [o.runId, o.status])).toEqual([
       ["run-b", "applied"],
       ["run-b", "duplicate"],
       ["run-a", "stale"],
     ]);
-    expect(await redis.hgetall(t.redis.metaKey)).toEqual(before);
-    expect(await segmentMatches(redis, t, newer, older.members.keys())).toEqual([]);
-    expect(await readAllChanges(kafka, s.changesTopic, { quietMs: 1_000 })).toHaveLength(changesBefore.length);
+    expect(await env.redis.hgetall(t.redis.metaKey)).toEqual(before);
+    expect(await segmentMatches(env.redis, t, newer, older.members.keys())).toEqual([]);
+    expect(await readAllChanges(env.kafka, s.changesTopic, { quietMs: 1_000 })).toHaveLength(changesBefore.length);
     expect(await metricValue(s.registry, "seg_mover_runs_skipped_total", { reason: "duplicate" })).toBe(1);
     expect(await metricValue(s.registry, "seg_mover_runs_skipped_total", { reason: "stale" })).toBe(1);
-    expect(await keysUnder(redis, `${s.prefix}staging:`)).toEqual([]);
+    expect(await keysUnder(env.redis, `${s.prefix}staging:`)).toEqual([]);
   });
 
   it("skips and counts malformed messages without stopping", async () => {
@@ -306,13 +275,13 @@ describe("the results mover", () => {
       JSON.stringify({ type: "complete", segment: "robust", runId: "run-1", version: "v", asOf: "2026-11-01T00:00:00Z", rows: -1 }),
       JSON.stringify({ type: "other", segment: "robust", runId: "run-1" }),
     ];
-    await producer.send({ topic: s.resultsTopic, messages: bad.slice(0, 4).map((value) => ({ key: "x", value })) });
-    await producer.send({ topic: s.resultsTopic, messages: [{ key: "x", value: null }] });
-    await produceRun(producer, s.resultsTopic, r, { marker: false });
-    await producer.send({ topic: s.resultsTopic, messages: bad.slice(4).map((value) => ({ key: "x", value })) });
-    await produceMarker(producer, s.resultsTopic, r);
+    await env.producer.send({ topic: s.resultsTopic, messages: bad.slice(0, 4).map((value) => ({ key: "x", value })) });
+    await env.producer.send({ topic: s.resultsTopic, messages: [{ key: "x", value: null }] });
+    await produceRun(env.producer, s.resultsTopic, r, { marker: false });
+    await env.producer.send({ topic: s.resultsTopic, messages: bad.slice(4).map((value) => ({ key: "x", value })) });
+    await produceMarker(env.producer, s.resultsTopic, r);
     expect(await s.mover.waitForRun("robust", "run-1")).toMatchObject({ status: "applied", size: 20 });
-    expect(await segmentMatches(redis, s.target("robust"), r)).toEqual([]);
+    expect(await segmentMatches(env.redis, s.target("robust"), r)).toEqual([]);
     expect(await metricValue(s.registry, "seg_mover_malformed_messages_total")).toBe(bad.length + 1);
     expect(s.logs.filter((l) => l.startsWith("warn skipped a malformed message"))).toHaveLength(bad.length + 1);
   });
@@ -320,18 +289,18 @@ describe("the results mover", () => {
   it("completes a run whose members and marker come through different partitions, marker first", async () => {
     const s = await setup({ partitions: 3 });
     const r = run("split", "run-1", "2026-11-01T00:00:00Z", members(0, 3_000));
-    await produceMarker(producer, s.resultsTopic, r, 2);
+    await produceMarker(env.producer, s.resultsTopic, r, 2);
     const half = new Map([...r.members].slice(0, 1_500));
-    await produceRun(producer, s.resultsTopic, { ...r, members: half }, { marker: false, memberPartition: (i) => i % 2 });
+    await produceRun(env.producer, s.resultsTopic, { ...r, members: half }, { marker: false, memberPartition: (i) => i % 2 });
     await until(() => s.mover.stats().inMemoryMembers === 1_500, 20_000, "half of the members read");
     expect(s.outcomes).toEqual([]);
-    expect(await redis.exists(s.target("split").redis.metaKey)).toBe(0);
+    expect(await env.redis.exists(s.target("split").redis.metaKey)).toBe(0);
     // Nothing of the pending run is committed: the partitions' commits stay at its first messages.
     expect(s.mover.stats().committed).toEqual({ 0: "0", 1: "0", 2: "0" });
     const rest = new Map([...r.members].slice(1_500));
-    await produceRun(producer, s.resultsTopic, { ...r, members: rest }, { marker: false, memberPartition: (i) => i % 2 });
+    await produceRun(env.producer, s.resultsTopic, { ...r, members: rest }, { marker: false, memberPartition: (i) => i % 2 });
     expect(await s.mover.waitForRun("split", "run-1")).toMatchObject({ status: "applied", size: 3_000 });
-    expect(await segmentMatches(redis, s.target("split"), r)).toEqual([]);
+    expect(await segmentMatches(env.redis, s.target("split"), r)).toEqual([]);
     await until(() => Object.values(s.mover.stats().committed).every((o) => o !== "0"), 10_000, "commits after the apply");
     expect(await s.mover.updateLag()).toBe(0);
   });
@@ -339,20 +308,20 @@ describe("the results mover", () => {
   it("skips runs of unknown segments, reports consumer lag, and stops cleanly with everything committed", async () => {
     const s = await setup();
     const r = run("unknown_seg", "run-1", "2026-11-01T00:00:00Z", members(0, 10));
-    await produceRun(producer, s.resultsTopic, r);
+    await produceRun(env.producer, s.resultsTopic, r);
     expect(await s.mover.waitForRun("unknown_seg", "run-1")).toMatchObject({ status: "unknown-segment" });
     expect(await metricValue(s.registry, "seg_mover_runs_skipped_total", { reason: "unknown-segment" })).toBe(1);
     const pending = run("lagging", "run-1", "2026-11-01T00:00:00Z", members(0, 30));
-    await produceRun(producer, s.resultsTopic, pending, { marker: false });
+    await produceRun(env.producer, s.resultsTopic, pending, { marker: false });
     await until(() => s.mover.stats().pendingRuns === 1, 10_000, "pending run read");
     // The pending run's 30 messages are read but not committed: they are the lag.
     expect(await s.mover.updateLag()).toBe(30);
     expect(await metricValue(s.registry, "seg_mover_consumer_lag")).toBe(30);
-    await produceMarker(producer, s.resultsTopic, pending);
+    await produceMarker(env.producer, s.resultsTopic, pending);
     await s.mover.waitForRun("lagging", "run-1");
     await s.mover.stop();
-    const committed = await admin.fetchOffsets({ groupId: s.groupId, topics: [s.resultsTopic] });
-    const high = await admin.fetchTopicOffsets(s.resultsTopic);
+    const committed = await env.admin.fetchOffsets({ groupId: s.groupId, topics: [s.resultsTopic] });
+    const high = await env.admin.fetchTopicOffsets(s.resultsTopic);
     expect(committed[0]!.partitions.map((p) => p.offset)).toEqual(high.map((h) => h.high));
     const text = await s.registry.metrics();
     for (const name of ["seg_mover_results_moved_total", "seg_mover_runs_applied_total", "seg_mover_swap_duration_seconds_bucket", "seg_mover_consumer_lag", "seg_mover_malformed_messages_total"]) {

@@ -7,19 +7,16 @@
  * The child-process tests run the BUILT runtime: `pnpm build` first.
  */
 import { Redis } from "ioredis";
-import type { Admin, Kafka, Producer } from "kafkajs";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createKafka, startMover, type ChangeMessage, type Mover, type RunOutcome, type SegmentTarget } from "@seg/runtime";
+import { startMover, type ChangeMessage, type Mover, type RunOutcome, type SegmentTarget } from "@seg/runtime";
 import { spawnMoverChild, type ChildConfig, type MoverChild } from "../support/mover-child.js";
 import {
   PrivateRedis,
   createTopics,
-  dropPrefix,
-  ensureMoverServices,
   keysUnder,
   members,
-  produceMarker,
+  moverTestEnv,
   produceRun,
   readAllChanges,
   segmentMatches,
@@ -29,16 +26,12 @@ import {
   type RunSpec,
 } from "../support/mover-fixtures.js";
 
-let brokers: string[];
-let redisUrl: string;
-let kafka: Kafka;
-let admin: Admin;
-let producer: Producer;
-let redis: Redis;
-const topics: string[] = [];
-const prefixes: { redis: Redis; prefix: string }[] = [];
-const movers: Mover[] = [];
 const children: MoverChild[] = [];
+const env = moverTestEnv({
+  beforeCleanup: () => {
+    for (const c of children) if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill("SIGKILL");
+  },
+});
 
 interface Scenario {
   groupId: string;
@@ -56,13 +49,13 @@ async function scenario(opts: { partitions?: number; redisUrl?: string; redis?: 
   const prefix = `${unique("p")}:`;
   const resultsTopic = unique("results");
   const changesTopic = unique("changes");
-  topics.push(resultsTopic, changesTopic);
-  prefixes.push({ redis: opts.redis ?? redis, prefix });
-  await createTopics(admin, [{ topic: resultsTopic, partitions: opts.partitions ?? 3 }, { topic: changesTopic }]);
+  env.topics.push(resultsTopic, changesTopic);
+  env.prefixes.push({ redis: opts.redis ?? env.redis, prefix });
+  await createTopics(env.admin, [{ topic: resultsTopic, partitions: opts.partitions ?? 3 }, { topic: changesTopic }]);
   const target = targetOf(prefix, SEGMENT, 3_600);
   const groupId = unique("group");
-  const url = opts.redisUrl ?? redisUrl;
-  const base = { brokers, groupId, resultsTopic, changesTopic, redisUrl: url, redisPrefix: prefix };
+  const url = opts.redisUrl ?? env.redisUrl;
+  const base = { brokers: env.brokers, groupId, resultsTopic, changesTopic, redisUrl: url, redisPrefix: prefix };
   return {
     groupId,
     resultsTopic,
@@ -74,7 +67,7 @@ async function scenario(opts: { partitions?: number; redisUrl?: string; redis?: 
     startInProcess: async (u = url, extra = {}) => {
       const registry = new Registry();
       const mover = await startMover({ ...base, redisUrl: u, lookupSegment: (s) => (s === SEGMENT ? target : undefined), registry, lagIntervalMs: 0, ...extra });
-      movers.push(mover);
+      env.movers.push(mover);
       const outcomes: RunOutcome[] = [];
       mover.events.on("outcome", (o: RunOutcome) => outcomes.push(o));
       return { mover, registry, outcomes };
@@ -90,7 +83,7 @@ async function expectChanges(topic: string, r1: RunSpec, r2: RunSpec): Promise<v
   for (const id of r1.members.keys()) want.add(`${r1.runId} enter ${id}`);
   for (const id of r2.members.keys()) if (!r1.members.has(id)) want.add(`${r2.runId} enter ${id}`);
   for (const id of r1.members.keys()) if (!r2.members.has(id)) want.add(`${r2.runId} exit ${id}`);
-  const got = await readAllChanges(kafka, topic, { expect: want.size, timeoutMs: 30_000 });
+  const got = await readAllChanges(env.kafka, topic, { expect: want.size, timeoutMs: 30_000 });
   const seen = new Set(got.map((c: ChangeMessage) => `${c.runId} ${c.change} ${c.entityId}`));
   expect([...want].filter((w) => !seen.has(w)).slice(0, 5)).toEqual([]);
   expect([...seen].filter((s) => !want.has(s)).slice(0, 5)).toEqual([]);
@@ -101,29 +94,7 @@ async function waitForChildOutcome(child: MoverChild, runId: string, timeoutMs =
   return child.events.find((e) => e["event"] === "outcome" && e["runId"] === runId)!;
 }
 
-beforeAll(async () => {
-  ({ brokers, redisUrl } = await ensureMoverServices());
-  kafka = await createKafka({ brokers, clientId: "seg-mover-test", retries: 5 });
-  admin = kafka.admin();
-  await admin.connect();
-  producer = kafka.producer({ allowAutoTopicCreation: false });
-  await producer.connect();
-  redis = new Redis(redisUrl);
-}, 240_000);
 
-afterAll(async () => {
-  for (const c of children) if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill("SIGKILL");
-  await Promise.all(movers.map((m) => m.stop().catch(() => {})));
-  for (const { redis: r, prefix } of prefixes) if (r.status === "ready") await dropPrefix(r, prefix).catch(() => {});
-  if (admin) {
-    const existing = new Set(await admin.listTopics());
-    const mine = topics.filter((t) => existing.has(t));
-    if (mine.length > 0) await admin.deleteTopics({ topics: mine }).catch(() => {});
-    await admin.disconnect();
-  }
-  await producer?.disconnect();
-  redis?.disconnect();
-}, 120_000);
 
 describe("the results mover after a crash", () => {
   it("kill -9 while a run is being staged: the restarted mover re-reads from the last commit and lands the run exactly", async () => {
@@ -133,23 +104,23 @@ describe("the results mover after a crash", () => {
     await child.ready;
     const r1 = run("run-1", "2026-11-01T00:00:00Z", members(0, 5_000, "r1"));
     const r2 = run("run-2", "2026-11-02T00:00:00Z", members(2_000, 20_000, "r2"));
-    await produceRun(producer, s.resultsTopic, r1);
+    await produceRun(env.producer, s.resultsTopic, r1);
     expect(await waitForChildOutcome(child, "run-1")).toMatchObject({ status: "applied" });
     const firstHalf = new Map([...r2.members].slice(0, 10_000));
-    await produceRun(producer, s.resultsTopic, { ...r2, members: firstHalf }, { marker: false });
-    await until(async () => (await redis.hlen(`${s.prefix}staging:${SEGMENT}:run-2`)) >= 5_000, 30_000, "part of run-2 staged");
+    await produceRun(env.producer, s.resultsTopic, { ...r2, members: firstHalf }, { marker: false });
+    await until(async () => (await env.redis.hlen(`${s.prefix}staging:${SEGMENT}:run-2`)) >= 5_000, 30_000, "part of run-2 staged");
     child.proc.kill("SIGKILL");
     expect((await child.exited).signal).toBe("SIGKILL");
 
-    await produceRun(producer, s.resultsTopic, { ...r2, members: new Map([...r2.members].slice(10_000)), rows: r2.members.size });
+    await produceRun(env.producer, s.resultsTopic, { ...r2, members: new Map([...r2.members].slice(10_000)), rows: r2.members.size });
     const { mover, outcomes } = await s.startInProcess(undefined, { runMemoryLimit: 1_000, atomicMaxMembers: 1_000 });
     expect(await mover.waitForRun(SEGMENT, "run-2")).toMatchObject({ status: "applied", size: 20_000 });
     expect(outcomes.filter((o) => o.status === "applied").map((o) => o.runId)).toEqual(["run-2"]);
-    expect(await segmentMatches(redis, s.target, r2, r1.members.keys())).toEqual([]);
+    expect(await segmentMatches(env.redis, s.target, r2, r1.members.keys())).toEqual([]);
     await expectChanges(s.changesTopic, r1, r2);
     await mover.changesPublished();
-    await until(async () => (await keysUnder(redis, `${s.prefix}staging:`)).length === 0, 10_000, "staging freed");
-    expect(await keysUnder(redis, `${s.prefix}mover:`)).toEqual([]);
+    await until(async () => (await keysUnder(env.redis, `${s.prefix}staging:`)).length === 0, 10_000, "staging freed");
+    expect(await keysUnder(env.redis, `${s.prefix}mover:`)).toEqual([]);
   });
 
   const phases: { phase: NonNullable<ChildConfig["crashAt"]>; path: "atomic" | "chunked" }[] = [
@@ -168,9 +139,9 @@ describe("the results mover after a crash", () => {
       await child.ready;
       const r1 = run("run-1", "2026-11-01T00:00:00Z", members(0, n, "r1"));
       const r2 = run("run-2", "2026-11-02T00:00:00Z", members(n / 3, n, "r2"));
-      await produceRun(producer, s.resultsTopic, r1);
+      await produceRun(env.producer, s.resultsTopic, r1);
       expect(await waitForChildOutcome(child, "run-1")).toMatchObject({ status: "applied", path });
-      await produceRun(producer, s.resultsTopic, r2);
+      await produceRun(env.producer, s.resultsTopic, r2);
       const died = await child.exited;
       expect(died.signal).toBe("SIGKILL");
       expect(child.events.some((e) => e["event"] === "phase" && e["phase"] === phase && e["runId"] === "run-2")).toBe(true);
@@ -179,7 +150,7 @@ describe("the results mover after a crash", () => {
       if (phase === "changes-published") {
         // Everything was done but (maybe) the commit: the restart has nothing left, or reads the
         // run again and finds it applied.
-        await until(async () => (await segmentMatches(redis, s.target, r2, r1.members.keys())).length === 0, 30_000, "run-2 in Redis");
+        await until(async () => (await segmentMatches(env.redis, s.target, r2, r1.members.keys())).length === 0, 30_000, "run-2 in Redis");
       } else {
         const o = await mover.waitForRun(SEGMENT, "run-2");
         if (phase === "swapped") {
@@ -190,11 +161,11 @@ describe("the results mover after a crash", () => {
           expect(o).toMatchObject({ status: "applied", path });
         }
       }
-      expect(await segmentMatches(redis, s.target, r2, r1.members.keys())).toEqual([]);
+      expect(await segmentMatches(env.redis, s.target, r2, r1.members.keys())).toEqual([]);
       await expectChanges(s.changesTopic, r1, r2);
       await mover.changesPublished();
-      await until(async () => (await keysUnder(redis, `${s.prefix}staging:`)).length === 0, 10_000, "staging freed");
-      expect(await keysUnder(redis, `${s.prefix}mover:`)).toEqual([]);
+      await until(async () => (await keysUnder(env.redis, `${s.prefix}staging:`)).length === 0, 10_000, "staging freed");
+      expect(await keysUnder(env.redis, `${s.prefix}mover:`)).toEqual([]);
     });
   }
 
@@ -205,15 +176,15 @@ describe("the results mover after a crash", () => {
     await child.ready;
     const r1 = run("run-1", "2026-11-01T00:00:00Z", members(0, 3_000, "r1"));
     const r2 = run("run-2", "2026-11-02T00:00:00Z", members(1_000, 3_000, "r2"));
-    await produceRun(producer, s.resultsTopic, r1);
+    await produceRun(env.producer, s.resultsTopic, r1);
     await waitForChildOutcome(child, "run-1");
     child.proc.kill("SIGTERM");
     expect(await child.exited).toEqual({ code: 0, signal: null });
-    await produceRun(producer, s.resultsTopic, r2);
+    await produceRun(env.producer, s.resultsTopic, r2);
     const { mover, outcomes } = await s.startInProcess();
     await mover.waitForRun(SEGMENT, "run-2");
     expect(outcomes.map((o) => [o.runId, o.status])).toEqual([["run-2", "applied"]]);
-    expect(await segmentMatches(redis, s.target, r2, r1.members.keys())).toEqual([]);
+    expect(await segmentMatches(env.redis, s.target, r2, r1.members.keys())).toEqual([]);
     await expectChanges(s.changesTopic, r1, r2);
   });
 });
@@ -239,14 +210,14 @@ describe("the results mover when Redis restarts mid-run", () => {
       const { mover, registry } = await s.startInProcess(priv.url, { runMemoryLimit: 500, atomicMaxMembers: 1_000 });
       const r1 = run("run-1", "2026-11-01T00:00:00Z", members(0, 2_000, "r1"));
       const r2 = run("run-2", "2026-11-02T00:00:00Z", members(1_000, 6_000, "r2"));
-      await produceRun(producer, s.resultsTopic, r1);
+      await produceRun(env.producer, s.resultsTopic, r1);
       await mover.waitForRun(SEGMENT, "run-1");
-      await produceRun(producer, s.resultsTopic, { ...r2, members: new Map([...r2.members].slice(0, 3_000)) }, { marker: false });
+      await produceRun(env.producer, s.resultsTopic, { ...r2, members: new Map([...r2.members].slice(0, 3_000)) }, { marker: false });
       await until(async () => (await privClient.hlen(`${s.prefix}staging:${SEGMENT}:run-2`).catch(() => 0)) >= 1_000, 30_000, "part of run-2 staged");
       await priv.down();
       const rest = { ...r2, members: new Map([...r2.members].slice(3_000)), rows: r2.members.size };
       if (when === "while the mover is writing") {
-        await produceRun(producer, s.resultsTopic, rest);
+        await produceRun(env.producer, s.resultsTopic, rest);
         await new Promise((r) => setTimeout(r, 2_000));
         await priv.up();
       } else {
@@ -254,7 +225,7 @@ describe("the results mover when Redis restarts mid-run", () => {
         await priv.up();
         await until(() => privClient.status === "ready", 10_000, "the test client to reconnect");
         await new Promise((r) => setTimeout(r, 500));
-        await produceRun(producer, s.resultsTopic, rest);
+        await produceRun(env.producer, s.resultsTopic, rest);
       }
       const o = await mover.waitForRun(SEGMENT, "run-2", 90_000);
       expect(o).toMatchObject({ status: "applied", size: 6_000 });

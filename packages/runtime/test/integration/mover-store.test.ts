@@ -32,7 +32,16 @@ function fixture(opts: { atomicMaxMembers?: number; diffMaxMembers?: number } = 
     ...(opts.diffMaxMembers !== undefined ? { diffMaxMembers: opts.diffMaxMembers } : {}),
   });
   const published: ChangeMessage[] = [];
-  const ctx: ApplyContext = { publish: async (c) => void published.push(...c), heartbeat: async () => {} };
+  const ctx: ApplyContext = {
+    publish: async (changes) => {
+      for (const { key, value } of changes) {
+        const c = JSON.parse(value) as ChangeMessage;
+        expect(c.entityId).toBe(key);
+        published.push(c);
+      }
+    },
+    heartbeat: async () => {},
+  };
   const tracker = new RunTracker();
   const makeRun = (segment: string, runId: string, asOf: string, ids: string[], spilled = false): PendingRun => {
     ids.forEach((id, i) => tracker.member({ type: "member", segment, runId, entityId: id, metrics: { id } }, JSON.stringify({ id, runId }), 0, String(i), 0));
@@ -146,6 +155,51 @@ describe("MoverStore", () => {
         expect(changes).toEqual(want);
         expect(await keysUnder(redis, `${f.prefix}mover:`)).toEqual([]);
         expect(await redis.ttl(t.redis.membersKey)).toBeGreaterThan(3_000);
+      }
+    }
+  });
+
+  it("a first chunked run's enter messages do not depend on the live set (retired or expired before they are published)", async () => {
+    for (const diffMaxMembers of [1_000_000, 0]) {
+      const f = fixture({ atomicMaxMembers: 1, diffMaxMembers });
+      const t = targetOf(f.prefix, "s");
+      expect(await f.store.apply(f.makeRun("s", "r1", "2026-11-01T00:00:00Z", ids(0, 250)), t, f.ctx)).toMatchObject({ status: "applied", path: "chunked", entered: 250 });
+      const entered = (await redis.hget(postSwapKey(f.prefix, "s"), "entered"))!;
+      expect(entered).not.toBe(t.redis.membersKey);
+      expect(await redis.ttl(entered)).toBeGreaterThan(3_000);
+      await redis.del(t.redis.membersKey);
+      expect(await f.store.finishPending("s", f.ctx)).toEqual({ runId: "r1", entered: 250, left: 0 });
+      expect(f.published.map((c) => `${c.runId} ${c.change} ${c.entityId}`).sort()).toEqual(ids(0, 250).map((id) => `r1 enter ${id}`).sort());
+      expect(await keysUnder(redis, `${f.prefix}mover:`)).toEqual([]);
+    }
+  });
+
+  it("members are sent packed, or one argument each when an entity id holds a newline: the same result either way", async () => {
+    for (const atomicMaxMembers of [1_000, 1]) {
+      for (const spilled of [false, true]) {
+        const f = fixture({ atomicMaxMembers });
+        const t = targetOf(f.prefix, "s");
+        const members = ["plain", "new\nline", "tab\tand é", ...ids(0, 150)];
+        const run = f.makeRun("s", "r1", "2026-11-01T00:00:00Z", members);
+        expect(run.newlineIds).toBe(true);
+        const packed = f.makeRun("s2", "r1", "2026-11-01T00:00:00Z", members.filter((m) => !m.includes("\n")));
+        expect(packed.newlineIds).toBe(false);
+        for (const r of [run, packed]) {
+          if (spilled) {
+            r.spilled = true;
+            await f.store.flush([r]);
+            expect(r.stagedCount).toBe(r.marker!.rows);
+            r.buffer = new Map();
+          } else await f.store.flush([r]);
+          const target = targetOf(f.prefix, r.segment);
+          expect(await f.store.apply(r, target, f.ctx)).toMatchObject({ status: "applied", entered: r.marker!.rows });
+          expect((await redis.smembers(target.redis.membersKey)).sort()).toEqual(members.filter((m) => r === run || !m.includes("\n")).sort());
+          for (const id of ["new\nline", "tab\tand é", "e7"]) {
+            if (r === packed && id.includes("\n")) continue;
+            expect(await redis.hget(`${target.redis.entityKeyPrefix}${id}`, r.segment)).toBe(JSON.stringify({ id, runId: "r1" }));
+          }
+        }
+        expect(t.redis.membersKey).toContain(f.prefix);
       }
     }
   });

@@ -12,8 +12,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import type { Admin, Kafka, Producer } from "kafkajs";
+import { afterAll, beforeAll } from "vitest";
 import { redisKeys } from "@seg/compiler";
-import type { ChangeMessage, CompleteMessage, MemberMessage, SegmentTarget } from "@seg/runtime";
+import { createKafka, type ChangeMessage, type CompleteMessage, type MemberMessage, type Mover, type SegmentTarget } from "@seg/runtime";
 import { ensureKafka } from "./kafka-broker.js";
 
 const servicesScript = fileURLToPath(new URL("../../../../infra/services.sh", import.meta.url));
@@ -38,6 +39,58 @@ export async function ensureMoverServices(): Promise<{ brokers: string[]; redisU
     );
   }
   return { brokers, redisUrl: sharedRedisUrl };
+}
+
+/**
+ * What a mover test file shares: the services, a Kafka client with a connected admin and producer,
+ * a client of the shared Redis, and what to clean up after the file (topics, key prefixes, movers).
+ * The clients are there once `beforeAll` has run.
+ */
+export interface MoverTestEnv {
+  brokers: string[];
+  redisUrl: string;
+  kafka: Kafka;
+  admin: Admin;
+  producer: Producer;
+  redis: Redis;
+  topics: string[];
+  /** Key prefixes to delete, on the shared Redis unless another client is given. */
+  prefixes: { prefix: string; redis?: Redis }[];
+  movers: Mover[];
+}
+
+/**
+ * Registers the file's `beforeAll` (services, clients) and `afterAll` (`beforeCleanup` first, then
+ * the movers stopped, the prefixes and topics deleted, the clients closed).
+ */
+export function moverTestEnv(opts: { beforeCleanup?: () => void } = {}): MoverTestEnv {
+  const env = { topics: [], prefixes: [], movers: [] } as unknown as MoverTestEnv;
+  beforeAll(async () => {
+    ({ brokers: env.brokers, redisUrl: env.redisUrl } = await ensureMoverServices());
+    env.kafka = await createKafka({ brokers: env.brokers, clientId: "seg-mover-test", retries: 5 });
+    env.admin = env.kafka.admin();
+    await env.admin.connect();
+    env.producer = env.kafka.producer({ allowAutoTopicCreation: false });
+    await env.producer.connect();
+    env.redis = new Redis(env.redisUrl);
+  }, 240_000);
+  afterAll(async () => {
+    opts.beforeCleanup?.();
+    await Promise.all(env.movers.map((m) => m.stop().catch(() => {})));
+    for (const { redis, prefix } of env.prefixes) {
+      const r = redis ?? env.redis;
+      if (r?.status === "ready") await dropPrefix(r, prefix).catch(() => {});
+    }
+    if (env.admin) {
+      const existing = new Set(await env.admin.listTopics());
+      const mine = env.topics.filter((t) => existing.has(t));
+      if (mine.length > 0) await env.admin.deleteTopics({ topics: mine }).catch(() => {});
+      await env.admin.disconnect();
+    }
+    await env.producer?.disconnect();
+    env.redis?.disconnect();
+  }, 120_000);
+  return env;
 }
 
 /** A name no other test (or test run) uses. */

@@ -122,4 +122,30 @@ describe("FastMemberParser", () => {
     );
     for (const x of [0, 1, -1, 0.5, 12.25, 1234.5, 0.000001, 0.1, 99999999999999]) expect(fast(p, msg(`{"x":${JSON.stringify(x)}}`))).not.toBe("declined");
   });
+
+  it("cuts a fraction's trailing zeros exactly as JSON.parse then JSON.stringify print the number", () => {
+    const p = new FastMemberParser();
+    const digits = (min: number, max: number) => fc.string({ unit: fc.constantFrom("0", "1", "5", "9"), minLength: min, maxLength: max });
+    fc.assert(
+      fc.property(fc.boolean(), digits(1, 17), digits(0, 12), fc.nat(4), fc.boolean(), (negative, int, frac, zeros, nested) => {
+        const written = `${negative ? "-" : ""}${int.replace(/^0+(?=\d)/, "")}.${frac}${"0".repeat(zeros)}`;
+        if (!/\.\d/.test(written)) return;
+        const text = msg(nested ? `{"a":[${written},{"b":${written}}],"c":${written}}` : `{"x":${written}}`);
+        expect(fast(p, text), written).toEqual(slow(text));
+      }),
+      { numRuns: 5_000 },
+    );
+    for (const [written, printed] of [
+      ["14.50", "14.5"],
+      ["14.00", "14"],
+      ["0.0", "0"],
+      ["0.0000010", "0.000001"],
+      ["0.00000010", "1e-7"],
+      ["-0.50", "-0.5"],
+      ["100.10", "100.1"],
+      ["1234567890123456.0", "1234567890123456"],
+    ]) {
+      expect(fast(p, msg(`{"x":${written},"y":"\u00e9"}`)), written).toMatchObject({ metricsJson: `{"x":${printed},"y":"é"}` });
+    }
+  });
 });
