@@ -4,17 +4,20 @@
  * no database, so every rule is unit-tested on its own.
  *
  * Checks, in order: size (`too-large`), a schema for the topic (`unknown-topic`), UTF-8 and JSON
- * (`malformed-json`), the schema's validator (`schema`, with the JSON pointer of the first problem).
+ * syntax (`malformed-json`, see `json-syntax.ts`), the schema's validator (`schema`, with the JSON
+ * pointer of the first problem).
  *
  * Most valid events take a fast path (`fast-validate.ts`: the bytes checked against the schema
- * without `JSON.parse`); whatever it cannot vouch for takes the full path above. One fast-valid
- * event in {@link AUDIT_EVERY} is also classified the full way: should they ever disagree, the
- * topic's fast path is switched off and the full path's answer is used.
+ * without `JSON.parse`), and so do events whose one problem is a string outside an `enum`; whatever
+ * it cannot vouch for takes the full path above. One fast-path event in {@link AUDIT_EVERY} (of
+ * each kind) is also classified the full way: should they ever disagree, the topic's fast path is
+ * switched off and the full path's answer is used.
  */
 import { isUtf8 } from "node:buffer";
-import { pointerLabel, selectAjvProblems, type SchemaRegistry, type SegSchema } from "@seg/compiler";
+import { describeAjvError, pointerLabel, selectAjvProblems, type SchemaRegistry, type SegSchema } from "@seg/compiler";
 import { MAX_DEAD_LETTER_VALUE, validTopic, type DeadLetterMessage } from "../contracts/messages.js";
-import { FastValidator, type FastFields } from "./fast-validate.js";
+import { FastValidator, type EnumMiss, type FastFields } from "./fast-validate.js";
+import { jsonSyntaxError } from "./json-syntax.js";
 
 /** Raw values longer than this many bytes are dead letters with reason `too-large` (1 MiB). */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
@@ -153,8 +156,10 @@ export class EventClassifier {
   private readonly compiled: Map<string, { schema: SegSchema; validate: Validator }[]>;
   /** The fast check of each topic's first schema (an event valid for it is classified as it). */
   private readonly fast = new Map<string, FastValidator>();
-  private readonly fields: FastFields = { key: "", time: undefined };
+  private readonly fields: FastFields = { key: "", time: undefined, timeMs: Number.NaN };
   private fastValid = 0;
+  private fastInvalid = 0;
+  private readonly enumProblems = new Map<EnumMiss, [path: string, message: string]>();
   private lastNowMs = Number.NaN;
   private lastNowText = "";
   /** Topics whose fast path disagreed with the full path and was switched off (should stay empty). */
@@ -200,7 +205,7 @@ export class EventClassifier {
     const fast = this.fast.get(topic);
     if (fast !== undefined && fast.check(value, this.fields)) {
       const schema = candidates[0]!.schema;
-      const c = this.validFields(topic, event, schema, this.fields.key, this.fields.time);
+      const c = this.validFields(topic, event, schema, this.fields.key, this.fields.time, this.fields.timeMs);
       if ((++this.fastValid & (AUDIT_EVERY - 1)) !== 0) return c;
       const full = this.classifyFully(topic, partition, event, value, candidates, firstSchema);
       if (full.kind !== "valid" || full.schema !== schema || full.key !== c.key || full.timestamp !== c.timestamp || full.eventTimeMs !== c.eventTimeMs) {
@@ -209,14 +214,45 @@ export class EventClassifier {
       }
       return full;
     }
+    const miss = this.fields.enumMiss;
+    if (miss !== undefined && fast !== undefined && candidates.length === 1) {
+      // The event's one problem is a value outside an enum: the letter the full path would write,
+      // without JSON.parse and ajv. Audited like fast-valid events.
+      const letter = this.invalid(topic, partition, event, firstSchema, "schema", ...this.enumProblem(miss));
+      if ((++this.fastInvalid & (AUDIT_EVERY - 1)) !== 0) return letter;
+      const full = this.classifyFully(topic, partition, event, value, candidates, firstSchema);
+      if (full.kind !== "invalid" || full.letter.reason !== "schema" || full.letter.path !== letter.letter.path || full.letter.message !== letter.letter.message) {
+        this.fast.delete(topic);
+        this.fastPathOff.add(topic);
+      }
+      return full;
+    }
     return this.classifyFully(topic, partition, event, value, candidates, firstSchema);
+  }
+
+  /** The path and message of the ajv error for a value outside `miss.allowed` (one per property, cached). */
+  private enumProblem(miss: EnumMiss): [path: string, message: string] {
+    let problem = this.enumProblems.get(miss);
+    if (problem === undefined) {
+      // The error ajv reports for it, described as the full path describes ajv's errors.
+      const pointer = `/${miss.property.replaceAll("~", "~0").replaceAll("/", "~1")}`;
+      const error = { keyword: "enum", instancePath: pointer, schemaPath: "", params: { allowedValues: miss.allowed } } as Parameters<typeof describeAjvError>[0];
+      const p = describeAjvError(error);
+      problem = [p.pointer, `${pointerLabel(p.pointer)}: ${p.message}`];
+      this.enumProblems.set(miss, problem);
+    }
+    return problem;
   }
 
   /** The full path: UTF-8, `JSON.parse`, then each schema's ajv validator. */
   private classifyFully(topic: string, partition: number, event: RawMessage, value: Buffer, candidates: readonly { schema: SegSchema; validate: Validator }[], firstSchema: string | null): Classified {
     if (!isUtf8(value)) return this.invalid(topic, partition, event, firstSchema, "malformed-json", null, "the value is not valid UTF-8");
+    // Found before JSON.parse, whose SyntaxError costs more than the rest of the dead letter.
+    const syntax = jsonSyntaxError(value);
+    if (syntax !== undefined) return this.invalid(topic, partition, event, firstSchema, "malformed-json", null, `the value is not valid JSON: ${syntax}`);
     let record: unknown;
-    // A SyntaxError's stack trace is never used and costs more than the parse: not captured.
+    // Still guarded: anything JSON.parse rejects beyond syntax (a RangeError for extreme nesting)
+    // is a malformed value too. A stack trace would never be used: not captured.
     const stackTraceLimit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
     try {
@@ -250,15 +286,16 @@ export class EventClassifier {
   private valid(topic: string, event: RawMessage, schema: SegSchema, record: Record<string, unknown>): ValidEvent {
     const t = schema.kind === "event" ? record[schema.time] : undefined;
     const k = record[schema.key];
-    return this.validFields(topic, event, schema, typeof k === "string" ? k : JSON.stringify(k), typeof t === "string" ? t : undefined);
+    return this.validFields(topic, event, schema, typeof k === "string" ? k : JSON.stringify(k), typeof t === "string" ? t : undefined, Number.NaN);
   }
 
-  private validFields(topic: string, event: RawMessage, schema: SegSchema, key: string, time: string | undefined): ValidEvent {
+  /** `timeMs`: the event time already read (the fast path), else NaN and `time` is parsed. */
+  private validFields(topic: string, event: RawMessage, schema: SegSchema, key: string, time: string | undefined, timeMs: number): ValidEvent {
     const route = this.routes.get(topic)!;
     let timestamp = event.timestamp;
     let eventTimeMs: number | undefined;
-    if (schema.kind === "event" && time !== undefined) {
-      const ms = Date.parse(time);
+    if (schema.kind === "event" && (time !== undefined || !Number.isNaN(timeMs))) {
+      const ms = Number.isNaN(timeMs) ? Date.parse(time!) : timeMs;
       if (Number.isFinite(ms)) {
         eventTimeMs = ms;
         // Kafka timestamps before the epoch are not allowed (-1 means "none"): keep the raw one.

@@ -2,9 +2,11 @@
  * The fast path of classification: a check compiled from a flat JSON Schema that reads an event's
  * bytes once, without `JSON.parse` and without building the record, and answers "valid" only when
  * `JSON.parse` followed by the schema's ajv validator would accept the event too. Anything it does
- * not handle (escapes, nested values, duplicate keys, unusual numbers or formats, any problem at
- * all) is "don't know", and the event takes the full path (`classify.ts`), which alone writes dead
- * letters. So the fast path changes speed, never a verdict.
+ * not handle (escapes, nested values, duplicate keys, unusual numbers or formats, any other
+ * problem) is "don't know", and the event takes the full path (`classify.ts`). The one problem it
+ * names is a plain string outside a property's `enum` when nothing else in the event is wrong
+ * (`FastFields.enumMiss`): ajv then reports exactly that error, and `classify.ts` writes the full
+ * path's dead letter for it. So the fast path changes speed, never a verdict.
  *
  * Schemas it compiles: `type: object` with `properties` whose values are primitives (`type` of
  * string, number, integer, boolean, null or a list of them) with `enum`/`const` (strings and null),
@@ -13,6 +15,7 @@
  * false or absent; annotations. Any other keyword: no fast path for the schema.
  */
 import { isUtf8 } from "node:buffer";
+import { dateTimeMsAt, isSimpleDate, isSimpleDateTime } from "./date-time.js";
 
 const T_STRING = 1;
 const T_NUMBER = 2;
@@ -65,12 +68,34 @@ interface Property {
   role: number;
   /** The string value is needed (pattern, format, key or time). */
   decode: boolean;
+  /** The time field as a plain `date-time`: read straight into epoch milliseconds (see `dateTimeMsAt`). */
+  timeFromBytes: boolean;
+  /** With `enum` (not `const`): the property and its allowed values, for {@link FastFields.enumMiss}. */
+  enumMiss: EnumMiss | undefined;
 }
 
-/** What a fast-valid event carries: its key and, when present, its time field's text. */
+/** A property whose `enum` a string value missed. */
+export interface EnumMiss {
+  /** The property's name. */
+  property: string;
+  /** The schema's `enum`, as written. */
+  allowed: readonly unknown[];
+}
+
+/**
+ * What a fast-valid event carries: its key and, when present, its time field, either as epoch
+ * milliseconds read from the bytes (`timeMs`; `time` then undefined) or as text (`timeMs` NaN).
+ */
 export interface FastFields {
   key: string;
   time: string | undefined;
+  timeMs: number;
+  /**
+   * Set when `check` is false only because one string property's value is not in its `enum` (the
+   * value itself a string of the right length, pattern and format; every other property, the
+   * required ones and the JSON all valid): ajv then reports exactly that one error.
+   */
+  enumMiss?: EnumMiss | undefined;
 }
 
 const ROLE_KEY = 1;
@@ -78,61 +103,6 @@ const ROLE_TIME = 2;
 
 function isDigit(c: number): boolean {
   return c >= ZERO && c <= NINE;
-}
-
-/** Two ASCII digits at `s[i]`, or -1. */
-function twoDigits(s: string, i: number): number {
-  const a = s.charCodeAt(i) - ZERO;
-  const b = s.charCodeAt(i + 1) - ZERO;
-  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
-}
-
-function daysIn(year: number, month: number): number {
-  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
-  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
-}
-
-/** `YYYY-MM-DD` with a real month and day (a subset of what ajv-formats accepts as `date`). */
-export function isSimpleDate(s: string): boolean {
-  return s.length === 10 && isDateAt(s, 0);
-}
-
-function isDateAt(s: string, i: number): boolean {
-  const y1 = twoDigits(s, i);
-  const y2 = twoDigits(s, i + 2);
-  const month = twoDigits(s, i + 5);
-  const day = twoDigits(s, i + 8);
-  if (y1 < 0 || y2 < 0 || s.charCodeAt(i + 4) !== MINUS || s.charCodeAt(i + 7) !== MINUS || month < 1 || month > 12) return false;
-  return day >= 1 && day <= daysIn(y1 * 100 + y2, month);
-}
-
-/**
- * `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` with real values and no leap second: a subset of
- * what ajv-formats accepts as `date-time` (full and fast modes); the rest goes to the full path.
- */
-export function isSimpleDateTime(s: string): boolean {
-  const n = s.length;
-  if (n < 20 || !isDateAt(s, 0)) return false;
-  const t = s.charCodeAt(10);
-  if (t !== 0x54 && t !== 0x74) return false; // T or t
-  const hour = twoDigits(s, 11);
-  const minute = twoDigits(s, 14);
-  const second = twoDigits(s, 17);
-  if (hour < 0 || hour > 23 || s.charCodeAt(13) !== COLON || minute < 0 || minute > 59 || s.charCodeAt(16) !== COLON || second < 0 || second > 59) return false;
-  let i = 19;
-  if (s.charCodeAt(i) === DOT) {
-    i++;
-    const start = i;
-    while (i < n && isDigit(s.charCodeAt(i))) i++;
-    if (i === start) return false;
-  }
-  const z = s.charCodeAt(i);
-  if (z === 0x5a || z === 0x7a) return i + 1 === n; // Z or z
-  if (z !== PLUS && z !== MINUS) return false;
-  if (i + 6 !== n || s.charCodeAt(i + 3) !== COLON) return false;
-  const tzHour = twoDigits(s, i + 1);
-  const tzMinute = twoDigits(s, i + 4);
-  return tzHour >= 0 && tzHour <= 23 && tzMinute >= 0 && tzMinute <= 59;
 }
 
 const FORMATS: Record<string, (s: string) => boolean> = { "date-time": isSimpleDateTime, date: isSimpleDate };
@@ -169,6 +139,8 @@ function compileProperty(name: string, schema: unknown, bit: number, role: numbe
     exclusiveMaximum: Number.POSITIVE_INFINITY,
     role,
     decode: role !== 0,
+    timeFromBytes: false,
+    enumMiss: undefined,
   };
   if ("enum" in schema || "const" in schema) {
     if ("enum" in schema && "const" in schema) return undefined;
@@ -181,6 +153,7 @@ function compileProperty(name: string, schema: unknown, bit: number, role: numbe
       else return undefined;
     }
     p.plainEnum = p.strings.every((v) => v.every((c) => STRING_BYTE[c] === PLAIN));
+    if ("enum" in schema) p.enumMiss = { property: name, allowed: values };
   }
   if ("pattern" in schema) {
     if (typeof schema["pattern"] !== "string") return undefined;
@@ -198,6 +171,7 @@ function compileProperty(name: string, schema: unknown, bit: number, role: numbe
     p.format = f;
     p.decode = true;
   }
+  p.timeFromBytes = role === ROLE_TIME && p.format === isSimpleDateTime && p.pattern === undefined;
   for (const k of ["minLength", "maxLength"] as const) {
     if (!(k in schema)) continue;
     const v = schema[k];
@@ -283,6 +257,9 @@ export class FastValidator {
     let seen = 0;
     let key: string | undefined;
     let time: string | undefined;
+    let timeMs = Number.NaN;
+    let enumMiss: EnumMiss | undefined;
+    out.enumMiss = undefined;
     let i = skipWs(b, 0, len);
     if (b[i] !== OPEN) return false;
     i = skipWs(b, i + 1, len);
@@ -312,28 +289,36 @@ export class FastValidator {
             const start = ++i;
             let end: number;
             let wide = false;
-            if (p.plainEnum) {
-              // One of the allowed strings followed by the closing quote: nothing else to scan.
-              end = plainMatch(b, start, p.strings!);
-              if (end < 0) return false;
-            } else {
+            // One of the allowed strings followed by the closing quote: nothing else to scan.
+            end = p.plainEnum ? plainMatch(b, start, p.strings!) : -1;
+            if (end < 0) {
               end = stringEnd(b, start, len);
               if (end < 0) return false;
               wide = wideString;
               if (wide) nonAscii = true;
-              if (p.strings !== undefined && !matchesOne(b, start, end, p.strings)) return false;
+              if (p.strings !== undefined && (p.plainEnum || !matchesOne(b, start, end, p.strings))) {
+                // Not an allowed value: the one problem of the event, if nothing else is wrong.
+                if (p.enumMiss === undefined || enumMiss !== undefined) return false;
+                enumMiss = p.enumMiss;
+              }
             }
             i = end + 1;
             if (p.minLength > 0 || p.maxLength !== Number.POSITIVE_INFINITY) {
               const n = wide ? codePoints(b, start, end) : end - start;
               if (n < p.minLength || n > p.maxLength) return false;
             }
-            if (p.decode) {
+            if (p.timeFromBytes && !wide && Number.isFinite((timeMs = dateTimeMsAt(b, start, end)))) {
+              // A plain date-time: no text, no Date.parse (the audit compares with Date.parse).
+              time = undefined;
+            } else if (p.decode) {
               const s = b.toString(wide ? "utf8" : "latin1", start, end);
               if (p.pattern !== undefined && !p.pattern.test(s)) return false;
               if (p.format !== undefined && !p.format(s)) return false;
               if (p.role === ROLE_KEY) key = s;
-              else if (p.role === ROLE_TIME) time = s;
+              else if (p.role === ROLE_TIME) {
+                time = s;
+                timeMs = Number.NaN;
+              }
             }
           } else if (c === 0x6e) {
             // null
@@ -369,8 +354,13 @@ export class FastValidator {
     if (skipWs(b, i, len) !== len) return false;
     if ((seen & this.requiredMask) !== this.requiredMask || key === undefined) return false;
     if (nonAscii && !isUtf8(b)) return false;
+    if (enumMiss !== undefined) {
+      out.enumMiss = enumMiss;
+      return false;
+    }
     out.key = key;
     out.time = time;
+    out.timeMs = timeMs;
     return true;
   }
 }

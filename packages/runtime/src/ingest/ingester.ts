@@ -23,7 +23,7 @@
  * the previous one committed; a failed batch sends the consumer back to it.
  */
 import { performance } from "node:perf_hooks";
-import type { Admin, Batch, Consumer, EachBatchPayload, ICustomPartitioner, IHeaders, Kafka, Message, Producer, Transaction } from "kafkajs";
+import type { Admin, Batch, Consumer, EachBatchPayload, ICustomPartitioner, IHeaders, Kafka, KafkaMessage, Message, Producer, Transaction } from "kafkajs";
 import { migrate } from "../db/migrations.js";
 import { DEFAULT_MAX_MESSAGE_BYTES, EventClassifier, type DeadLetterReason } from "./classify.js";
 import { createIngestMetrics, type IngestMetrics } from "./metrics.js";
@@ -47,6 +47,13 @@ const SEND_CHUNK_BYTES = 768 * 1024;
  */
 const SEND_CHUNK_MESSAGES = 4_000;
 const TRANSACTION_TIMEOUT_MS = 60_000;
+/**
+ * Batches of a partition taken from kafkajs while an earlier one has not committed yet: each is
+ * classified, and waits with its outputs for the transactions before it.
+ */
+const BATCHES_AHEAD = 1;
+/** How often a batch waiting for its partition's earlier transaction heartbeats. */
+const HEARTBEAT_WHILE_WAITING_MS = 1_000;
 /** Default of {@link IngestionOptions.partitionsConsumedConcurrently}. */
 const DEFAULT_PARTITIONS_AT_ONCE = 4;
 /** Default of {@link IngestionOptions.maxBytesPerPartition}. */
@@ -56,6 +63,8 @@ interface PartitionState {
   topic: string;
   partition: number;
   producer: Producer | undefined;
+  /** The producer being opened, when it is. */
+  opening: Promise<Producer> | undefined;
   /** Offsets below this were committed by an earlier owner: skipped. */
   skipBelow: bigint;
   /** The offset stored in `stream_progress`, when loaded. */
@@ -66,10 +75,30 @@ interface PartitionState {
   busy: Promise<boolean>;
   /** Settles when the partition's last batch is classified (never rejects). */
   classifying: Promise<void>;
+  /** `busy` of the partition's last batches, oldest first, at most {@link BATCHES_AHEAD} + 1 (never reject). */
+  recent: Promise<boolean>[];
   /** A batch ending at this offset failed: later batches are dropped until it is read again. */
   rewindAfter: bigint | undefined;
   /** Batches that failed in a row. */
   failures: number;
+}
+
+/**
+ * What the ingester keeps of a kafkajs batch once it is handed over: not the batch itself, whose
+ * decoded messages can then be collected as soon as they are classified (while the batch's
+ * transaction completes and the next batch is fetched).
+ */
+interface BatchInfo {
+  topic: string;
+  partition: number;
+  /** First and last offsets of the batch as fetched (null when it had no messages). */
+  firstOffset: string | null;
+  lastOffset: string;
+  highWatermark: string;
+}
+
+function batchInfo(batch: Batch): BatchInfo {
+  return { topic: batch.topic, partition: batch.partition, firstOffset: batch.firstOffset(), lastOffset: batch.lastOffset(), highWatermark: batch.highWatermark };
 }
 
 /** Thrown inside a batch whose partition's earlier batch failed: it is dropped, not written. */
@@ -222,6 +251,16 @@ export class Ingester implements Ingestion {
     for (const [topic, parts] of Object.entries(assignment)) for (const p of parts) kept.add(this.key(topic, p));
     this.log("info", `assigned ${Object.entries(assignment).map(([t, p]) => `${t}[${p.join(",")}]`).join(" ") || "nothing"}`);
     this.options.onAssignment?.(assignment);
+    // A newly assigned partition's producer is opened at once, while kafkajs fetches its first
+    // batch (its committed offset is read when that batch comes). Kept partitions keep theirs.
+    for (const [topic, parts] of Object.entries(assignment)) {
+      for (const p of parts) {
+        if (!this.partitions.has(this.key(topic, p)) && this.topics.includes(topic)) {
+          const s = this.state(topic, p);
+          this.openProducer(s).catch((e: unknown) => this.log("warn", `opening the producer of ${topic}[${p}]: ${errorText(e)}; the first batch tries again`));
+        }
+      }
+    }
     for (const [k, s] of this.partitions) {
       if (kept.has(k)) {
         s.checked = false;
@@ -240,6 +279,7 @@ export class Ingester implements Ingestion {
 
   private async closePartition(s: PartitionState): Promise<void> {
     await s.busy;
+    await s.opening?.catch(() => {});
     const p = s.producer;
     s.producer = undefined;
     await p?.disconnect().catch(() => {});
@@ -249,7 +289,7 @@ export class Ingester implements Ingestion {
     const k = this.key(topic, partition);
     let s = this.partitions.get(k);
     if (!s) {
-      s = { topic, partition, producer: undefined, skipBelow: 0n, stored: undefined, checked: false, busy: Promise.resolve(true), classifying: Promise.resolve(), rewindAfter: undefined, failures: 0 };
+      s = { topic, partition, producer: undefined, opening: undefined, skipBelow: 0n, stored: undefined, checked: false, busy: Promise.resolve(true), classifying: Promise.resolve(), recent: [], rewindAfter: undefined, failures: 0 };
       this.partitions.set(k, s);
     }
     return s;
@@ -260,38 +300,47 @@ export class Ingester implements Ingestion {
    * finishes its transaction), then the group's committed offset read again.
    */
   private async ready(s: PartitionState): Promise<Producer> {
-    if (!s.producer) {
-      const producer = this.kafka.producer({
-        transactionalId: `${this.prefix}.${s.topic}.${s.partition}`,
-        // Java's murmur2 partitioning: an entity's events share a partition whatever client wrote them.
-        createPartitioner: this.partitioner,
-        idempotent: true,
-        maxInFlightRequests: 1,
-        transactionTimeout: TRANSACTION_TIMEOUT_MS,
-        allowAutoTopicCreation: false,
-        // Short first backoff: right after a commit the broker answers the next transaction's
-        // AddPartitionsToTxn with CONCURRENT_TRANSACTIONS until its markers are written (a few ms);
-        // a 200 ms first retry cost every batch about 200 ms. About 25 s of retries in all.
-        retry: { retries: 12, initialRetryTime: 20, maxRetryTime: 5_000 },
-      });
-      try {
-        await producer.connect();
-        const t = await producer.transaction();
-        await t.abort();
-      } catch (e) {
-        await producer.disconnect().catch(() => {});
-        throw e;
-      }
-      s.producer = producer;
-      s.checked = false;
-    }
+    if (!s.producer) await this.openProducer(s);
     if (!s.checked) {
       const offsets = await this.admin.fetchOffsets({ groupId: this.groupId, topics: [s.topic] });
       const committed = offsets.find((t) => t.topic === s.topic)?.partitions.find((p) => p.partition === s.partition)?.offset ?? "-1";
       s.skipBelow = BigInt(committed) > 0n ? BigInt(committed) : 0n;
       s.checked = true;
     }
-    return s.producer;
+    return s.producer!;
+  }
+
+  /** Opens the partition's transactional producer (one at a time: callers share it). */
+  private openProducer(s: PartitionState): Promise<Producer> {
+    s.opening ??= this.newProducer(s).finally(() => (s.opening = undefined));
+    return s.opening;
+  }
+
+  private async newProducer(s: PartitionState): Promise<Producer> {
+    const producer = this.kafka.producer({
+      transactionalId: `${this.prefix}.${s.topic}.${s.partition}`,
+      // Java's murmur2 partitioning: an entity's events share a partition whatever client wrote them.
+      createPartitioner: this.partitioner,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: TRANSACTION_TIMEOUT_MS,
+      allowAutoTopicCreation: false,
+      // Short first backoff: right after a commit the broker answers the next transaction's
+      // AddPartitionsToTxn with CONCURRENT_TRANSACTIONS until its markers are written (a few ms);
+      // a 200 ms first retry cost every batch about 200 ms. About 25 s of retries in all.
+      retry: { retries: 12, initialRetryTime: 20, maxRetryTime: 5_000 },
+    });
+    try {
+      await producer.connect();
+      const t = await producer.transaction();
+      await t.abort();
+    } catch (e) {
+      await producer.disconnect().catch(() => {});
+      throw e;
+    }
+    s.producer = producer;
+    s.checked = false;
+    return producer;
   }
 
   /**
@@ -307,53 +356,74 @@ export class Ingester implements Ingestion {
     const { batch } = payload;
     if (!payload.isRunning() || payload.isStale()) return;
     const s = this.state(batch.topic, batch.partition);
-    // At most one batch of a partition classifying (and one finishing its transaction).
+    // At most one batch of a partition classifying, and one finishing its transaction: kafkajs
+    // fetches the partition again only when this batch is taken. Without that bound, fetching and
+    // classifying ran seconds ahead of the transactions, and the batches waiting for theirs
+    // (their outputs, and their decoded messages until classified) filled the heap: every young
+    // generation collection copied them.
     let classified!: () => void;
     const before = s.classifying;
     s.classifying = new Promise<void>((r) => (classified = r));
     await before;
-    const after = this.afterFailure(s, batch);
+    if (s.recent.length > BATCHES_AHEAD) await this.settled(s.recent[0]!, payload);
+    const info = batchInfo(batch);
+    const after = this.afterFailure(s, info);
     if (!payload.isRunning() || payload.isStale() || after === "drop") {
       classified();
       return;
     }
-    payload.resolveOffset(batch.lastOffset());
+    payload.resolveOffset(info.lastOffset);
     // The failed batch read again starts a new chain: the batches dropped before it do not count.
     const previous = after === "again" ? s.busy.then(() => true) : s.busy;
     let done!: (committed: boolean) => void;
     s.busy = new Promise<boolean>((r) => (done = r));
-    void this.processBatch(s, batch, previous, classified).then(
+    s.recent.push(s.busy);
+    if (s.recent.length > BATCHES_AHEAD + 1) s.recent.shift();
+    void this.processBatch(s, info, batch.messages, previous, classified).then(
       (committed) => {
         if (committed) s.failures = 0;
         done(committed);
       },
-      (e: unknown) => void this.rewind(s, batch, e).finally(() => done(false)),
+      (e: unknown) => void this.rewind(s, info, e).finally(() => done(false)),
     );
     await payload.heartbeat();
+  }
+
+  /** Waits for `done`, heartbeating meanwhile (a transaction can take seconds of retries). */
+  private async settled(done: Promise<unknown>, payload: EachBatchPayload): Promise<void> {
+    let finished = false;
+    void done.then(() => (finished = true));
+    await Promise.resolve();
+    while (!finished) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([done, new Promise((r) => (timer = setTimeout(r, HEARTBEAT_WHILE_WAITING_MS)))]);
+      clearTimeout(timer);
+      if (!finished && payload.isRunning() && !payload.isStale()) await payload.heartbeat();
+    }
   }
 
   /**
    * After a failed batch: "drop" for the batches after it (fetched before the consumer went back),
    * "again" for the failed batch read again; otherwise "none".
    */
-  private afterFailure(s: PartitionState, batch: Batch): "none" | "drop" | "again" {
+  private afterFailure(s: PartitionState, batch: BatchInfo): "none" | "drop" | "again" {
     if (s.rewindAfter === undefined) return "none";
-    const first = batch.firstOffset();
+    const first = batch.firstOffset;
     if (first === null || BigInt(first) > s.rewindAfter) return "drop";
     s.rewindAfter = undefined;
     return "again";
   }
 
   /** A batch failed (its transaction aborted): read it again, after a pause growing with failures in a row. */
-  private async rewind(s: PartitionState, batch: Batch, e: unknown): Promise<void> {
+  private async rewind(s: PartitionState, batch: BatchInfo, e: unknown): Promise<void> {
     if (!(e instanceof IngestBatchError)) this.batchError(batch, "processing", e);
-    s.rewindAfter = BigInt(batch.lastOffset());
+    s.rewindAfter = BigInt(batch.lastOffset);
     s.failures++;
     // Wherever it failed (even after its commit), the batch is read again against the committed
     // offset and the stored progress: what was committed is skipped, nothing is counted twice.
     s.checked = false;
     s.stored = undefined;
-    const first = batch.firstOffset();
+    const first = batch.firstOffset;
     try {
       if (first !== null && this.partitions.get(this.key(s.topic, s.partition)) === s) this.consumer?.seek({ topic: s.topic, partition: s.partition, offset: first });
     } catch (err) {
@@ -368,10 +438,10 @@ export class Ingester implements Ingestion {
    * batch before it) committed. True when committed (or nothing to write); false when dropped
    * because an earlier batch failed; throws when this batch failed.
    */
-  private async processBatch(s: PartitionState, batch: Batch, previous: Promise<boolean>, classified: () => void): Promise<boolean> {
+  private async processBatch(s: PartitionState, batch: BatchInfo, fetched: KafkaMessage[], previous: Promise<boolean>, classified: () => void): Promise<boolean> {
     const started = performance.now();
     const { topic, partition } = batch;
-    const last = BigInt(batch.lastOffset());
+    const last = BigInt(batch.lastOffset);
     const lag = Math.max(0, Number(BigInt(batch.highWatermark) - (last + 1n)));
     let txn: Transaction | undefined;
     let sending: Promise<unknown> = Promise.resolve();
@@ -391,9 +461,13 @@ export class Ingester implements Ingestion {
         await this.ready(s);
       }
       const skipBelow = s.skipBelow;
-      const messages = skipBelow > 0n ? batch.messages.filter((m) => BigInt(m.offset) >= skipBelow) : batch.messages;
+      // Only referenced until classified (see BatchInfo).
+      let messages: KafkaMessage[] | undefined = skipBelow > 0n ? fetched.filter((m) => BigInt(m.offset) >= skipBelow) : fetched;
+      fetched = [];
       // Empty: everything here was committed by an earlier owner.
       if (messages.length === 0) return steady ? await previous : true;
+      const received = messages.length;
+      const firstOffset = messages[0]!.offset;
       const opened = (async () => {
         if (steady && !(await previous)) throw DROPPED;
         const producer = await this.ready(s);
@@ -459,17 +533,19 @@ export class Ingester implements Ingestion {
         chunk.bytes += bytes;
       }
       if (chunk.count > 0) send(chunk);
+      messages = undefined;
+      chunk = { byTopic: new Map(), bytes: 0, count: 0 };
       classified();
       await sending;
       step = "adding the offsets to the transaction";
       await txn!.sendOffsets({ consumerGroupId: this.groupId, topics: [{ topic, partitions: [{ partition, offset: (last + 1n).toString() }] }] });
       step = "recording progress";
       await this.recordProgress(s, tally, last, lag);
-      await this.options.hooks?.beforeCommit?.({ topic, partition, lastOffset: batch.lastOffset() });
+      await this.options.hooks?.beforeCommit?.({ topic, partition, lastOffset: batch.lastOffset });
       step = "committing the transaction";
       await txn!.commit();
-      await this.options.hooks?.afterCommit?.({ topic, partition, lastOffset: batch.lastOffset() });
-      this.committed(batch, messages, valid, invalidByReason, lag, started);
+      await this.options.hooks?.afterCommit?.({ topic, partition, lastOffset: batch.lastOffset });
+      this.committed(batch, firstOffset, received, valid, invalidByReason, lag, started);
       return true;
     } catch (e) {
       await sending.catch(() => {});
@@ -484,13 +560,13 @@ export class Ingester implements Ingestion {
   }
 
   /** Metrics and `onBatch` of a committed batch. */
-  private committed(batch: Batch, messages: readonly { offset: string }[], valid: number, invalidByReason: Partial<Record<DeadLetterReason, number>>, lag: number, started: number): void {
+  private committed(batch: BatchInfo, firstOffset: string, received: number, valid: number, invalidByReason: Partial<Record<DeadLetterReason, number>>, lag: number, started: number): void {
     const { topic, partition } = batch;
-    const invalid = messages.length - valid;
+    const invalid = received - valid;
     const durationMs = performance.now() - started;
     if (this.metrics) {
       const m = this.metrics;
-      m.received.inc({ topic }, messages.length);
+      m.received.inc({ topic }, received);
       if (valid > 0) m.valid.inc({ topic }, valid);
       for (const [reason, n] of Object.entries(invalidByReason)) m.invalid.inc({ topic, reason }, n);
       m.batchDuration.observe({ topic }, durationMs / 1000);
@@ -499,9 +575,9 @@ export class Ingester implements Ingestion {
     this.options.onBatch?.({
       topic,
       partition,
-      firstOffset: messages[0]!.offset,
-      lastOffset: batch.lastOffset(),
-      received: messages.length,
+      firstOffset,
+      lastOffset: batch.lastOffset,
+      received,
       valid,
       invalid,
       invalidByReason,
@@ -531,8 +607,8 @@ export class Ingester implements Ingestion {
     throw new Error(`progress of ${s.topic}[${s.partition}] keeps changing under us`);
   }
 
-  private batchError(batch: Batch, step: string, e: unknown): IngestBatchError {
-    const message = `batch ${batch.topic}[${batch.partition}] offsets ${batch.firstOffset()}..${batch.lastOffset()}: ${step} failed: ${errorText(e)}; it will be read again`;
+  private batchError(batch: BatchInfo, step: string, e: unknown): IngestBatchError {
+    const message = `batch ${batch.topic}[${batch.partition}] offsets ${batch.firstOffset}..${batch.lastOffset}: ${step} failed: ${errorText(e)}; it will be read again`;
     this.log("warn", message);
     return new IngestBatchError(message);
   }

@@ -67,16 +67,33 @@ export function countBeyond(messages: readonly CountedMessage[], stored: bigint)
 
 /**
  * The classification of a batch's messages by position, in typed arrays (no object per message);
- * `beyond` gives what {@link countBeyond} gives for the same messages.
+ * `beyond` gives what {@link countBeyond} gives for the same messages. It keeps the offsets, not
+ * the messages: a batch's decoded messages can be collected once it is classified, while its
+ * transaction completes.
  */
 export class BatchTally {
   private readonly flags: Uint8Array;
   /** Event time in ms of valid events; NaN when none. */
   private readonly times: Float64Array;
+  /** The offsets as numbers when every one is a safe integer (always, in practice)... */
+  private readonly offsets: Float64Array | undefined;
+  /** ...else as given. */
+  private readonly offsetTexts: readonly string[] | undefined;
 
-  constructor(private readonly messages: readonly { offset: string }[]) {
-    this.flags = new Uint8Array(messages.length);
-    this.times = new Float64Array(messages.length);
+  constructor(messages: readonly { offset: string }[]) {
+    const n = messages.length;
+    this.flags = new Uint8Array(n);
+    this.times = new Float64Array(n);
+    const offsets = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const offset = Number(messages[i]!.offset);
+      if (!Number.isSafeInteger(offset)) {
+        this.offsetTexts = messages.map((m) => m.offset);
+        return;
+      }
+      offsets[i] = offset;
+    }
+    this.offsets = offsets;
   }
 
   /** Message `i` was valid, with this event time. */
@@ -87,15 +104,20 @@ export class BatchTally {
 
   /** Counts of the messages whose offset is above `stored`. */
   beyond(stored: bigint): Omit<ProgressUpdate, "offset" | "lag"> {
-    const n = this.messages.length;
+    const n = this.flags.length;
+    const storedNumber = Number(stored);
+    // Numbers compare exactly when both sides are safe integers; otherwise BigInts do.
+    const numeric = this.offsets !== undefined && Number.isSafeInteger(storedNumber) && BigInt(storedNumber) === stored;
+    const above = (i: number): boolean =>
+      numeric ? this.offsets![i]! > storedNumber : (this.offsets ? BigInt(this.offsets[i]!) : BigInt(this.offsetTexts![i]!)) > stored;
     let received = 0;
     let valid = 0;
     let last = Number.NEGATIVE_INFINITY;
-    // Usually the whole batch is new: then one comparison instead of a BigInt per message. A
-    // partition's messages ascend by offset (the offset committed after a batch relies on it too).
-    const all = n > 0 && BigInt(this.messages[0]!.offset) > stored;
+    // Usually the whole batch is new: then one comparison. A partition's messages ascend by
+    // offset (the offset committed after a batch relies on it too).
+    const all = n > 0 && above(0);
     for (let i = 0; i < n; i++) {
-      if (!all && BigInt(this.messages[i]!.offset) <= stored) continue;
+      if (!all && !above(i)) continue;
       received++;
       if (this.flags[i] === 1) {
         valid++;

@@ -9,7 +9,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { EventClassifier, countBeyond, type RawEvent } from "@seg/runtime";
 import { AUDIT_EVERY } from "../../src/ingest/classify.js";
-import { FastValidator, isSimpleDate, isSimpleDateTime, type FastFields } from "../../src/ingest/fast-validate.js";
+import { dateTimeMsAt, isSimpleDate, isSimpleDateTime } from "../../src/ingest/date-time.js";
+import { FastValidator, type FastFields } from "../../src/ingest/fast-validate.js";
 import { BatchTally } from "../../src/ingest/progress.js";
 import { customer, exampleRegistry, pageView, purchase } from "../support/ingest-fixtures.js";
 
@@ -30,7 +31,7 @@ function agree(topic: string, value: Buffer): boolean {
   expect(a).toEqual(b);
   const schema = registry.schemas.find((s) => s.topic === topic)!;
   const v = FastValidator.compile(schema.raw, schema.key, schema.kind === "event" ? schema.time : undefined);
-  const out: FastFields = { key: "", time: undefined };
+  const out: FastFields = { key: "", time: undefined, timeMs: Number.NaN };
   const accepted = v?.check(value, out) ?? false;
   if (accepted) expect(b.kind).toBe("valid");
   return accepted;
@@ -149,14 +150,40 @@ describe("fast path: the same verdicts as the full path", () => {
 
   it("reads the key and time fields as JSON.parse would", () => {
     const v = FastValidator.compile(purchaseSchema.raw, purchaseSchema.key, purchaseSchema.time)!;
-    const out: FastFields = { key: "", time: undefined };
+    const out: FastFields = { key: "", time: undefined, timeMs: Number.NaN };
     expect(v.check(Buffer.from(JSON.stringify(purchase(42))), out)).toBe(true);
-    expect(out).toEqual({ key: "c042", time: "2026-10-15T18:15:00Z" });
+    expect(out).toEqual({ key: "c042", time: undefined, timeMs: Date.parse("2026-10-15T18:15:00Z") });
+    // Lower case: read as text, parsed by Date.parse.
+    expect(v.check(Buffer.from(JSON.stringify(purchase(42, { ts: "2026-10-15t18:15:00z" }))), out)).toBe(true);
+    expect(out).toEqual({ key: "c042", time: "2026-10-15t18:15:00z", timeMs: Number.NaN });
     expect(fast.classify(raw("f.purchase", Buffer.from(JSON.stringify(purchase(42)))))).toMatchObject({
       kind: "valid",
       key: "c042",
       timestamp: String(Date.parse("2026-10-15T18:15:00Z")),
     });
+  });
+});
+
+describe("fast path: a value outside an enum", () => {
+  const v = FastValidator.compile(purchaseSchema.raw, purchaseSchema.key, purchaseSchema.time)!;
+  const out: FastFields = { key: "", time: undefined, timeMs: Number.NaN };
+
+  it("writes the full path's dead letter when it is the event's one problem", () => {
+    const value = Buffer.from(JSON.stringify(purchase(7, { currency: "XYZ" })));
+    expect(v.check(value, out)).toBe(false);
+    expect(out.enumMiss?.property).toBe("currency");
+    const letter = fast.classify(raw("f.purchase", value));
+    expect(letter).toEqual(full.classify(raw("f.purchase", value)));
+    expect(letter).toMatchObject({ kind: "invalid", letter: { reason: "schema", path: "/currency" } });
+  });
+
+  it("leaves every other case to the full path: two problems, a non-string, an escape", () => {
+    for (const change of [{ currency: "XYZ", channel: "fax" }, { currency: "XYZ", quantity: 0 }, { currency: 7 }, { currency: "X\\u0059Z" }, { currency: "XYZ", extra: 1 }]) {
+      const value = Buffer.from(JSON.stringify(purchase(7, change)));
+      expect(v.check(value, out)).toBe(false);
+      expect({ change, miss: out.enumMiss }).toEqual({ change, miss: undefined });
+      expect(fast.classify(raw("f.purchase", value))).toEqual(full.classify(raw("f.purchase", value)));
+    }
   });
 });
 
@@ -201,6 +228,41 @@ describe("fast path: dates", () => {
   });
 });
 
+describe("fast path: date-times read from the bytes", () => {
+  it("gives Date.parse's milliseconds, and only for date-times the fast path accepts", () => {
+    const dt = fc
+      .tuple(
+        fc.integer({ min: 0, max: 9999 }),
+        fc.integer({ min: 0, max: 13 }),
+        fc.integer({ min: 0, max: 32 }),
+        fc.integer({ min: 0, max: 24 }),
+        fc.integer({ min: 0, max: 60 }),
+        fc.integer({ min: 0, max: 60 }),
+        fc.constantFrom("T", "t", " "),
+        fc.constantFrom("", ".", ".5", ".12", ".999", ".1239", ".0000001", ".99999999999999999999"),
+        fc.constantFrom("Z", "z", "+05:30", "-23:59", "+23:59", "-00:00", "+24:00", "+0530", "", "Zx"),
+      )
+      .map(([y, mo, d, h, mi, sec, sep, frac, tz]) => `${String(y).padStart(4, "0")}-${String(mo).padStart(2, "0")}-${String(d).padStart(2, "0")}${sep}${String(h).padStart(2, "0")}:${String(mi).padStart(2, "0")}:${String(sec).padStart(2, "0")}${frac}${tz}`);
+    let read = 0;
+    fc.assert(
+      fc.property(dt, (s) => {
+        // Inside a larger buffer, as in an event.
+        const b = Buffer.from(`"${s}"`, "latin1");
+        const ms = dateTimeMsAt(b, 1, b.length - 1);
+        if (Number.isNaN(ms)) return;
+        read++;
+        expect(isSimpleDateTime(s)).toBe(true);
+        expect(ms).toBe(Date.parse(s));
+      }),
+      { numRuns: 5_000 },
+    );
+    expect(read).toBeGreaterThan(200);
+    for (const s of ["0000-01-01T00:00:00Z", "0099-03-01T00:00:00Z", "1969-12-31T23:59:59.999Z", "9999-12-31T23:59:59.999-23:59", "2000-02-29T12:00:00+01:00"]) {
+      expect(dateTimeMsAt(Buffer.from(s), 0, s.length)).toBe(Date.parse(s));
+    }
+  });
+});
+
 describe("fast path: schemas", () => {
   const base = { type: "object", properties: { id: { type: "string" } }, required: ["id"], additionalProperties: false };
   it("compiles flat schemas only", () => {
@@ -217,7 +279,7 @@ describe("fast path: schemas", () => {
 
   it("skips primitive additional properties when they are allowed", () => {
     const open = FastValidator.compile({ ...base, additionalProperties: true }, "id", undefined)!;
-    const out: FastFields = { key: "", time: undefined };
+    const out: FastFields = { key: "", time: undefined, timeMs: Number.NaN };
     expect(open.check(Buffer.from('{"x": [1], "id": "a"}'), out)).toBe(false);
     expect(open.check(Buffer.from('{"x": 1.5e3, "y": "z", "id": "a", "n": null}'), out)).toBe(true);
     expect(out.key).toBe("a");
@@ -238,6 +300,17 @@ describe("fast path: audit", () => {
     expect([...c.fastPathOff]).toEqual(["f.purchase"]);
     expect(c.hasFastPath("f.purchase")).toBe(false);
   });
+
+  it("checks dead letters for a value outside an enum too", () => {
+    // A schema version whose validator accepts everything while its JSON Schema has the enum.
+    const s = { ...purchaseSchema, hash: `audit-enum-${Math.random()}`, validate: Object.assign(() => true, { errors: null }) as unknown as typeof purchaseSchema.validate };
+    const c = new EventClassifier({ ...registry, schemas: registry.schemas.map((x) => (x === purchaseSchema ? s : x)) }, { now: () => NOW });
+    const kinds: string[] = [];
+    for (let n = 0; n < AUDIT_EVERY + 5; n++) kinds.push(c.classify(raw("f.purchase", Buffer.from(JSON.stringify(purchase(n, { currency: "XYZ" }))))).kind);
+    expect(kinds.slice(0, AUDIT_EVERY - 1).every((k) => k === "invalid")).toBe(true);
+    expect(kinds.slice(AUDIT_EVERY - 1).every((k) => k === "valid")).toBe(true);
+    expect([...c.fastPathOff]).toEqual(["f.purchase"]);
+  });
 });
 
 describe("BatchTally", () => {
@@ -253,6 +326,25 @@ describe("BatchTally", () => {
           kinds.forEach((k, i) => k !== null && tally.valid(i, k));
           const counted = kinds.map((k, i) => ({ offset: BigInt(first + i), valid: k !== null, eventTimeMs: k ?? undefined }));
           expect(tally.beyond(BigInt(stored))).toEqual(countBeyond(counted, BigInt(stored)));
+        },
+      ),
+    );
+  });
+
+  it("counts like countBeyond around and past 2^53 (offsets kept as text there)", () => {
+    const near = 2n ** 53n - 20n;
+    fc.assert(
+      fc.property(
+        fc.constantFrom(0n, near, 2n ** 62n),
+        fc.array(fc.option(fc.integer({ min: 0, max: 1e12 }), { nil: null }), { maxLength: 40 }),
+        fc.integer({ min: -2, max: 60 }),
+        (first, kinds, storedDelta) => {
+          const messages = kinds.map((_, i) => ({ offset: String(first + BigInt(i)) }));
+          const tally = new BatchTally(messages);
+          kinds.forEach((k, i) => k !== null && tally.valid(i, k));
+          const counted = kinds.map((k, i) => ({ offset: first + BigInt(i), valid: k !== null, eventTimeMs: k ?? undefined }));
+          const stored = first + BigInt(storedDelta);
+          expect(tally.beyond(stored)).toEqual(countBeyond(counted, stored));
         },
       ),
     );

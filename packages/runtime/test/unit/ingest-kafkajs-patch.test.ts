@@ -3,7 +3,9 @@
  * record-batch encoder writes exactly the bytes of kafkajs's per-record encoder, with a correct
  * CRC-32C, and decodes back; a produce request encoded in one buffer (`encodeInto`) has exactly the
  * bytes of the request encoded part by part; the Math.imul murmur2 partitions like Java's client; the aborted
- * transactions of a fetch are honoured whatever order the broker lists them in.
+ * transactions of a fetch are honoured whatever order the broker lists them in; records decoded in
+ * place equal the records of kafkajs's per-record decoder; short ASCII keys are hashed and written
+ * from their character codes with the bytes of their UTF-8 encoding.
  */
 import { randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
@@ -192,5 +194,103 @@ describe("kafkajs patch: aborted transactions", () => {
     messages[2]!.batchContext.inTransaction = false;
     const kept = filterAbortedMessages({ messages, abortedTransactions: [{ producerId: "1", firstOffset: "10" }] });
     expect(kept.filter((m) => !(m as { isControlRecord: boolean }).isControlRecord).map((m) => m.offset)).toEqual(["12"]);
+  });
+});
+
+describe("kafkajs patch: records decoded in place", () => {
+  const recordDecoder = load("protocol/recordBatch/record/v0/decoder.js") as {
+    inPlaceBase: (context: Record<string, unknown>) => unknown;
+    decodeInPlace: (...args: unknown[]) => unknown;
+  };
+  const Batch = load("consumer/batch.js") as new (topic: string, fetchedOffset: string, data: Record<string, unknown>) => { messages: { offset: string }[] };
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  /** A record batch of `msgs` with this first offset; `logAppendTime` sets the batch's timestamp type. */
+  async function batchBytes(msgs: (Msg & { timestampDelta: number | unknown })[], firstOffset: bigint, firstTimestamp: string, compression: number, logAppendTime: boolean): Promise<Buffer> {
+    const records = msgs.map((m, i) => encodeRecord({ ...m, offsetDelta: i }));
+    const batch = await recordBatch.RecordBatch({
+      compression,
+      records,
+      firstTimestamp,
+      maxTimestamp: String(BigInt(firstTimestamp) + 7n),
+      lastOffsetDelta: msgs.length - 1,
+      transactional: true,
+      producerId: Long.fromValue(7),
+      producerEpoch: 0,
+      firstSequence: 0,
+    });
+    const buf = Buffer.from(batch.buffer);
+    buf.writeBigInt64BE(firstOffset, 0);
+    // Attributes (after first offset, length, leader epoch, magic and CRC): bit 3 is the timestamp type.
+    if (logAppendTime) buf.writeInt16BE(buf.readInt16BE(21) | 0x8, 21);
+    return buf;
+  }
+
+  it("decodes the same records as one decoder per record, and decodes plain records in place", async () => {
+    const inPlace = vi.spyOn(recordDecoder, "decodeInPlace");
+    let seed = 7;
+    const next = (n: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed % n;
+    };
+    let plain = 0;
+    for (let round = 0; round < 120; round++) {
+      const msgs = Array.from({ length: 1 + next(40) }, (_, i) => {
+        const m: Msg & { timestampDelta: number | unknown } = {
+          key: next(4) === 0 ? null : next(2) === 0 ? randomBytes(next(30)) : `k-${i}-ü`,
+          value: next(6) === 0 ? null : randomBytes(next(300)),
+          // Small, negative, past 2^32, and past 2^53 (a Long): the last takes kafkajs's own decoder.
+          timestampDelta: [0, next(1000), -next(1000), next(2 ** 30) * 2 ** 20, Long.fromValue("4611686018427387904")][next(5)],
+        };
+        if (next(5) === 0) m.headers = { a: "x", b: [Buffer.from("y"), "z"] };
+        return m;
+      });
+      // First offsets past 2^53 and timestamps that are not safe integers take kafkajs's own decoder.
+      const firstOffset = [0n, 12_345n, 2n ** 53n - 3n, 2n ** 60n][next(4)]!;
+      const firstTimestamp = ["0", "1780000000000", "9007199254741000", "-5"][next(4)]!;
+      const buf = await batchBytes(msgs, firstOffset, firstTimestamp, next(4) === 0 ? 1 : 0, next(5) === 0);
+      inPlace.mockClear();
+      const fast = await decodeBatch(new Decoder(buf));
+      plain += inPlace.mock.results.filter((r) => r.value !== null).length;
+      // The reference: every record through kafkajs's per-record decoder.
+      const base = vi.spyOn(recordDecoder, "inPlaceBase").mockReturnValue(null);
+      const reference = await decodeBatch(new Decoder(buf));
+      base.mockRestore();
+      expect(fast).toEqual(reference);
+      expect(fast.records).toHaveLength(msgs.length);
+    }
+    expect(plain).toBeGreaterThan(500);
+  });
+
+  it("keeps the messages at or after the fetched offset, past 2^53 too", () => {
+    const messages = ["5", "6", "7", "9007199254740993", "10"].map((offset) => ({ offset, batchContext: {}, isControlRecord: false }));
+    const keep = (fetched: string) => new Batch("t", fetched, { partition: 0, highWatermark: "11", messages, abortedTransactions: [] }).messages.map((m) => m.offset);
+    expect(keep("7")).toEqual(["7", "9007199254740993", "10"]);
+    expect(keep("9007199254740992")).toEqual(["9007199254740993"]);
+    expect(keep("0")).toEqual(["5", "6", "7", "9007199254740993", "10"]);
+  });
+});
+
+describe("kafkajs patch: short ASCII keys", () => {
+  const Encoder = load("protocol/encoder.js") as {
+    new (): { writeVarIntBytes(v: unknown): { buffer: Buffer } };
+    sizeOfVarIntBytes(v: unknown): number;
+  };
+  const texts = ["", "c042", "customer-1", "x".repeat(64), "x".repeat(65), "y".repeat(300), "ü", "naïve", "😀 key", "\u007f\u0000"];
+
+  it("hashes text like its UTF-8 bytes", () => {
+    for (const t of [...texts, ...Array.from({ length: 200 }, (_, i) => randomBytes(i % 70).toString("base64"))]) {
+      expect(murmur2(t)).toBe(murmur2(Buffer.from(t, "utf8")));
+    }
+  });
+
+  it("writes text as its UTF-8 bytes", () => {
+    for (const t of texts) {
+      const bytes = Buffer.from(t, "utf8");
+      expect(Encoder.sizeOfVarIntBytes(t)).toBe(Encoder.sizeOfVarIntBytes(bytes));
+      expect(new Encoder().writeVarIntBytes(t).buffer.equals(new Encoder().writeVarIntBytes(bytes).buffer)).toBe(true);
+    }
   });
 });
