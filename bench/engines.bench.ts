@@ -21,7 +21,7 @@
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { compileRules, ensureData, envList, envNumber, fmt, launchSpark, loadPackages, loadRuntime, machineLoad, sec, seedRule, svgLineChart, BENCH_AS_OF, repoRoot } from "./bench-data.js";
@@ -52,6 +52,38 @@ interface SizeRow {
   native?: DuckRun;
   /** Read back from an earlier run's table (SEG_BENCH_ENGINE_MERGE=1). */
   earlier?: boolean;
+}
+
+/**
+ * Beyond the sizes measured: each engine's marginal cost per million events between the two largest
+ * sizes (so fixed costs such as Spark's start-up drop out), where the two straight lines would cross,
+ * and at what size DuckDB's peak memory (growing as measured) would fill this machine's RAM.
+ */
+function trendLines(rows: SizeRow[]): string[] {
+  const both = rows.filter((r) => r.spark && r.evaluate?.ok && !r.earlier);
+  if (both.length < 2) return [];
+  const [lo, hi] = [both[both.length - 2]!, both[both.length - 1]!];
+  const millions = (hi.events - lo.events) / 1e6;
+  const slope = (a: number, b: number) => (b - a) / 1000 / millions;
+  const spark = slope(lo.spark!.wallMs, hi.spark!.wallMs);
+  const duck = slope(lo.evaluate!.wallMs, hi.evaluate!.wallMs);
+  const at = (ms: number, perM: number, x: number) => ms / 1000 + perM * ((x - hi.events) / 1e6);
+  let cross: string;
+  if (spark < duck) {
+    const x = hi.events + ((hi.spark!.wallMs - hi.evaluate!.wallMs) / 1000 / (duck - spark)) * 1e6;
+    cross = `the straight lines through them cross at about **${short(Math.round(x))} events**`;
+  } else {
+    cross = `Spark's time grows at least as fast as DuckDB's, so on this machine the lines never cross (at 500M events: Spark ~${fmt(at(hi.spark!.wallMs, spark, 5e8))} s, DuckDB ~${fmt(at(hi.evaluate!.wallMs, duck, 5e8))} s)`;
+  }
+  const lines = [`- Trend (from ${short(lo.events)} to ${short(hi.events)} events, per million more): Spark ${fmt(spark, 2)} s, DuckDB evaluatePlan ${fmt(duck, 2)} s; ${cross}.`];
+  if (lo.evaluate?.rssMb && hi.evaluate?.rssMb && hi.evaluate.rssMb > lo.evaluate.rssMb) {
+    const perM = (hi.evaluate.rssMb - lo.evaluate.rssMb) / millions;
+    const fill = hi.events + ((totalmem() / 2 ** 20 - hi.evaluate.rssMb) / perM) * 1e6;
+    lines.push(
+      `- Memory: evaluatePlan's peak RSS grows by ${fmt(perM)} MB per million events; at that rate it would reach this machine's ${fmt(totalmem() / 2 ** 30)} GiB at about ${short(Math.round(fill))} events, where DuckDB must spill to disk and one machine stops being enough. Spark's case is beyond that, or a cluster: local[2] has no more cores than DuckDB here.`,
+    );
+  }
+  return lines;
 }
 
 /**
@@ -229,6 +261,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       `- Spark against \`evaluatePlan\`: ${describe(evalVsSpark, "DuckDB evaluatePlan", "Spark", evalRows, (r) => r.spark!.wallMs, (r) => r.evaluate!.wallMs)}.`,
       `- Spark (whole launch) against DuckDB native: ${describe(nativeVsSpark, "DuckDB native", "Spark", nativeRows, (r) => r.spark!.wallMs, (r) => r.native!.wallMs)}.`,
       `- Spark without start-up (read + query) against DuckDB native: ${describe(nativeVsSparkWarm, "DuckDB native", "Spark", nativeRows, (r) => r.spark!.readMs + r.spark!.queryMs, (r) => r.native!.wallMs)}.`,
+      ...trendLines(rows),
       ``,
       ...(problems.length > 0 ? [`Problems: ${problems.join("; ")}`, ``] : []),
       `Data generation (cached in bench/.data/, not in the times): ${rows.map((r) => `${short(r.events)}: ${r.generatedMs > 0 ? `${sec(r.generatedMs)} s` : "cached"}`).join(", ")}. Reproduce: \`pnpm bench engines\` (smaller: \`SEG_BENCH_ENGINE_EVENTS=100000,1000000\`; with 50M: \`SEG_BENCH_ENGINE_EVENTS=100000,1000000,10000000,50000000\`).`,
