@@ -97,6 +97,9 @@ const probeRows: Record<string, unknown>[] = [
   { id: "p16", s: "\u212a\u017f\ufb01ı", x: 4.5, n: 14, ts: null },
   { id: "p17", s: "ab\n", x: 5.5, n: 15, ts: null },
   { id: "p18", s: "\u00a0 nb\u3000", x: 6.5, n: 16, ts: null },
+  // Offsets RFC 3339 allows beyond Java's ±18:00 (Spark's own cast rejects them).
+  { id: "p19", s: "off", x: 7.5, n: 17, ts: "2026-10-02T03:00:00+19:30" },
+  { id: "p20", s: "off", x: 8.5, n: 18, ts: "2026-10-01T00:00:00.25-23:59" },
 ];
 const probeEvents = [
   { id: "p01", ts: "2026-10-31T00:00:00Z", amount: 0, n: 1, label: "b" },

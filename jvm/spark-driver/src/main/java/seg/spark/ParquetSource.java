@@ -103,7 +103,7 @@ final class ParquetSource {
         // text, parsed like JSON text; other types through their text (which has no zone: invalid)
         String text = have.equals(DataTypes.StringType) ? c : "CAST(CAST(" + c + " AS " + f.dataType().sql() + ") AS STRING)";
         String re = f.dataType() instanceof TimestampType ? TIMESTAMP_RE : DATE_RE;
-        trustedValue = "try_cast(upper(" + text + ") AS " + f.dataType().sql() + ")";
+        trustedValue = Sources.textTemporal(text, f.dataType());
         value = "CASE WHEN " + text + " RLIKE '" + re + "' THEN " + trustedValue + " END";
         invalid = c + " IS NOT NULL AND (" + value + ") IS NULL";
         if (have.equals(DataTypes.StringType) && f.name().equals(s.time())) textTime = c;

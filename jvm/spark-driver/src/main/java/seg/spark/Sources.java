@@ -55,6 +55,26 @@ final class Sources {
   /** RFC 3339 date-time with a required zone, as `seg eval` accepts (record-values.ts). */
   static final String TIMESTAMP_RE = "^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$";
   static final String DATE_RE = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$";
+  /**
+   * Spark SQL for an RFC 3339 text `text` (already matching {@link #TIMESTAMP_RE}, any case) as a
+   * TIMESTAMP, or NULL when not a real instant. Offsets are applied here, not by Spark's cast, which
+   * rejects offsets beyond ±18:00 (Java's `ZoneOffset` range) that RFC 3339 and `seg eval` accept
+   * (hours up to 23, minutes up to 59, as record-values.ts).
+   */
+  static String textTimestamp(String text) {
+    String t = "upper(" + text + ")";
+    String oh = "try_cast(substr(" + t + ", -5, 2) AS INT)";
+    String om = "try_cast(substr(" + t + ", -2, 2) AS INT)";
+    String local = "try_cast(concat(substr(" + t + ", 1, length(" + t + ") - 6), 'Z') AS TIMESTAMP)";
+    String sign = "(CASE WHEN substr(" + t + ", -6, 1) = '-' THEN 60000000L ELSE -60000000L END)";
+    return "(CASE WHEN " + t + " LIKE '%Z' THEN try_cast(" + t + " AS TIMESTAMP)"
+        + " WHEN " + oh + " <= 23 AND " + om + " <= 59 THEN timestamp_micros(unix_micros(" + local + ") + " + sign + " * (" + oh + " * 60 + " + om + ")) END)";
+  }
+
+  /** Spark SQL for a text matching the type's pattern as `type` (TIMESTAMP or DATE); see {@link #textTimestamp}. */
+  static String textTemporal(String text, DataType type) {
+    return type instanceof TimestampType ? textTimestamp(text) : "try_cast(upper(" + text + ") AS " + type.sql() + ")";
+  }
   static final String[] EXTENSIONS = {".jsonl", ".json", ".parquet"};
 
   /** What was read for one source. */
@@ -177,9 +197,8 @@ final class Sources {
       }
       if (raw.textTemporal && isTemporal(f.dataType())) {
         String re = f.dataType() instanceof TimestampType ? TIMESTAMP_RE : DATE_RE;
-        String target = f.dataType().sql();
-        // upper(): RFC 3339 allows `t` and `z`, Spark's cast only `T` and `Z`.
-        String converted = "CASE WHEN " + c + " RLIKE '" + re + "' THEN try_cast(upper(" + c + ") AS " + target + ") END";
+        // upper() (in textTemporal): RFC 3339 allows `t` and `z`, Spark's cast only `T` and `Z`.
+        String converted = "CASE WHEN " + c + " RLIKE '" + re + "' THEN " + textTemporal(c, f.dataType()) + " END";
         problem.append(" WHEN ").append(c).append(" IS NOT NULL AND (").append(converted).append(") IS NULL THEN 'invalidValue:").append(sqlText(f.name())).append("'");
         stats.checks.add("invalidValue:" + f.name());
         cols.add(expr(converted).as(f.name()));
