@@ -47,6 +47,8 @@ const SEND_CHUNK_BYTES = 768 * 1024;
  */
 const SEND_CHUNK_MESSAGES = 4_000;
 const TRANSACTION_TIMEOUT_MS = 60_000;
+/** Longest pause between tries to replace a consumer kafkajs gave up on. */
+const RESTART_MAX_DELAY_MS = 10_000;
 /**
  * Batches of a partition taken from kafkajs while an earlier one has not committed yet: each is
  * classified, and waits with its outputs for the transactions before it.
@@ -224,8 +226,10 @@ export class Ingester implements Ingestion {
         .catch(() => {})
         .then(() => (this.stopping ? undefined : this.start()))
         .catch((err: unknown) => {
-          this.log("error", `restarting the consumer failed: ${errorText(err)}; trying again in ${Math.round(delayMs / 1000)} s`);
-          if (!this.stopping && this.consumer) this.scheduleRestart(this.consumer, Math.min(delayMs * 2, 30_000));
+          // Capped low: a restarted broker is usually back within seconds, and each try is cheap.
+          const next = Math.min(delayMs * 2, RESTART_MAX_DELAY_MS);
+          this.log("error", `restarting the consumer failed: ${errorText(err)}; trying again in ${Math.round(next / 1000)} s`);
+          if (!this.stopping && this.consumer) this.scheduleRestart(this.consumer, next);
         });
     }, delayMs);
   }
