@@ -29,7 +29,8 @@ import type { Benchmark, BenchContext, BenchResult } from "./types.js";
 
 const TARGET_RATIO = 0.5;
 /** Ingestion's default fetch size per partition and batch; the bare consumer uses the same. */
-const FETCH_BYTES_PER_PARTITION = 4 * 1024 * 1024;
+/** Fetch size per partition of both consumers (and ingestion's batch size): SEG_BENCH_FETCH_MB, default 4 (ingestion's default). */
+const FETCH_BYTES_PER_PARTITION = Number(process.env["SEG_BENCH_FETCH_MB"] ?? 4) * 1024 * 1024;
 /** Ingestion's largest produce request (messages). */
 const SEND_MESSAGES = 4_000;
 /** No single run may take longer than this. */
@@ -285,6 +286,7 @@ async function ingestRun(
   const ingestion = await runtime.startIngestion({
     ...options,
     groupId: `seg-bench-ingest-${randomBytes(4).toString("hex")}`,
+    maxBytesPerPartition: FETCH_BYTES_PER_PARTITION,
     onAssignment: () => {
       if (joined === 0) joined = performance.now();
     },
@@ -517,7 +519,7 @@ const bench: Benchmark = {
       `| Pinned | ${ctx.pinned} (the benchmark process; the broker and PostgreSQL run unpinned on the same machine) |`,
       `| Broker | ${brokers.join(",")} (loopback), one raw topic with 2 partitions per size |`,
       `| kafkajs | 2.2.4 with seg's patch (patches/kafkajs@2.2.4.patch: record batches and whole produce requests encoded in one buffer, slicing-by-8 CRC-32C, 32-bit murmur2 (ASCII keys without a buffer), linear grouping per partition; records decoded in place without 64-bit arithmetic; read_committed fix) |`,
-      `| Ingestion | defaults: up to 4 partitions at a time, ${fmt(FETCH_BYTES_PER_PARTITION / 1024 / 1024)} MiB per partition and batch, batches processed in the background while the next is fetched, one Kafka transaction per batch (events + dead letters + offsets), sends of up to ${fmt(SEND_MESSAGES)} messages, progress in PostgreSQL: ${db ? "yes" : "**no database**"} |`,
+      `| Ingestion | defaults but the fetch size: up to 4 partitions at a time, ${fmt(FETCH_BYTES_PER_PARTITION / 1024 / 1024)} MiB per partition and batch, batches processed in the background while the next is fetched, one Kafka transaction per batch (events + dead letters + offsets), sends of up to ${fmt(SEND_MESSAGES)} messages, progress in PostgreSQL: ${db ? "yes" : "**no database**"} |`,
       `| Bare consumer | kafkajs consumer, same fetch sizes (${fmt(FETCH_BYTES_PER_PARTITION / 1024 / 1024)} MiB per partition), read_committed, discards each message (adds up value sizes) |`,
       `| Method | Two sizes, each on its own raw topic: **steady state** (${fmt(total)} events: joining the group, opening the transactional producers and the first fetch are amortised; the target is judged on it) and the **short run** of the earlier results (${fmt(shortTotal)} events, where those start-up costs weigh heavily), kept for comparison. Per size: 1 warm-up pair, then ${pairs} rounds (bare, ingestion, producer alone), each consumer in a new group reading all events from the start; consumer throughput from joining the group to the end of the last batch (so both include every fetch; the columns "from 1st batch" repeat the method before 2026-11-26, which left out the first fetch and its decoding and so flattered the faster consumer, the bare one, most); CPU = user + system time of the benchmark process during the run, per event |`,
       "",
