@@ -50,7 +50,8 @@ describe("seg serve (the built binary)", () => {
     child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
     const exited = new Promise<number | null>((r) => child!.on("exit", (code) => r(code)));
     const deadline = Date.now() + 30_000;
-    while (!/listening on (http:\/\/\S+)/.test(out)) {
+    // stdout and stderr are separate pipes: either line may arrive first.
+    while (!/listening on (http:\/\/\S+)/.test(out) || !err.includes("note: no tokens exist yet")) {
       if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no start: ${out} ${err}`);
       await new Promise((r) => setTimeout(r, 50));
     }
