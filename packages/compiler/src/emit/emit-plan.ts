@@ -66,8 +66,7 @@ interface Scan {
  * false for an entity with no row in it. Among those, the one with the shortest longest window
  * (unbounded last), then the first in plan order.
  */
-export function drivingScan<S extends { aggregates: AggregateIR[] }>(plan: PlanIR, scans: readonly S[]): S | null {
-  const usage = planUsage(plan);
+function drivingScan<S extends { aggregates: AggregateIR[] }>(plan: PlanIR, usage: PlanUsage, scans: readonly S[]): S | null {
   const outputs = usage.outputs.map((s) => s.name);
   const reach = (s: S): number => {
     const olders = s.aggregates.map((a) => a.window.olderMs);
@@ -88,7 +87,7 @@ export function drivingScan<S extends { aggregates: AggregateIR[] }>(plan: PlanI
 export function drivingSource(plan: PlanIR): string | null {
   const usage = planUsage(plan);
   const scans = plan.sources.map((source) => ({ source, aggregates: usage.aggregates.filter((a) => a.source === source.name) })).filter((s) => s.aggregates.length > 0);
-  return drivingScan(plan, scans)?.source.name ?? null;
+  return drivingScan(plan, usage, scans)?.source.name ?? null;
 }
 
 class PlanEmitter {
@@ -111,7 +110,7 @@ class PlanEmitter {
 
   emit(): string {
     const scans = this.scans();
-    const drive = drivingScan(this.plan, scans);
+    const drive = drivingScan(this.plan, this.usage, scans);
     // A driving scan of a universe source holds only entities of the universe already.
     const u = this.plan.universe;
     const needUniverse = drive === null || u.kind === "profile" || !u.sources.includes(drive.source.name);
