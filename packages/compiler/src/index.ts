@@ -25,6 +25,7 @@ export type {
 } from "./config.js";
 
 /** Source spans for JSON pointers, and JSON syntax errors with their position. */
+export { daysFromCivil, daysInMonth } from "./civil-date.js";
 export { JsonDocument, checkJsonSyntax, formatPointer, locateJsonPointer, parsePointer } from "./json-locate.js";
 export type { JsonLocation, JsonMember, JsonNode, JsonNodeType, JsonSyntaxError } from "./json-locate.js";
 

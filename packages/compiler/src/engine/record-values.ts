@@ -5,6 +5,7 @@
  */
 import type { SourceIR } from "../ir.js";
 import type { SegType } from "../types.js";
+import { daysFromCivil, daysInMonth } from "../civil-date.js";
 
 /** A value ready for the appender (timestamps in UTC microseconds, dates in days since 1970-01-01). */
 export type CellValue =
@@ -40,21 +41,8 @@ const TIMESTAMP_RE = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-/** Days from 1970-01-01 to a proleptic Gregorian date (exact for every year). */
-export function daysFromCivil(y: number, m: number, d: number): number {
-  const yy = m <= 2 ? y - 1 : y;
-  const era = Math.floor(yy / 400);
-  const yoe = yy - era * 400;
-  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
-  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
-  return era * 146097 + doe - 719468;
-}
-
 function validDate(y: number, m: number, d: number): boolean {
-  if (m < 1 || m > 12 || d < 1) return false;
-  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
-  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1]!;
-  return d <= days;
+  return m >= 1 && m <= 12 && d >= 1 && d <= daysInMonth(y, m);
 }
 
 /** Parses an RFC 3339 date-time with a zone into UTC microseconds since the epoch; undefined if invalid. */

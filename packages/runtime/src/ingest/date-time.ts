@@ -4,6 +4,8 @@
  * milliseconds straight from an event's bytes (what `Date.parse` gives for it).
  */
 
+import { daysFromCivil, daysInMonth } from "@seg/compiler";
+
 const MINUS = 0x2d;
 const PLUS = 0x2b;
 const DOT = 0x2e;
@@ -22,11 +24,6 @@ function twoDigits(s: string, i: number): number {
   return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
 }
 
-function daysIn(year: number, month: number): number {
-  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
-  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
-}
-
 /** `YYYY-MM-DD` with a real month and day (a subset of what ajv-formats accepts as `date`). */
 export function isSimpleDate(s: string): boolean {
   return s.length === 10 && isDateAt(s, 0);
@@ -38,7 +35,7 @@ function isDateAt(s: string, i: number): boolean {
   const month = twoDigits(s, i + 5);
   const day = twoDigits(s, i + 8);
   if (y1 < 0 || y2 < 0 || s.charCodeAt(i + 4) !== MINUS || s.charCodeAt(i + 7) !== MINUS || month < 1 || month > 12) return false;
-  return day >= 1 && day <= daysIn(y1 * 100 + y2, month);
+  return day >= 1 && day <= daysInMonth(y1 * 100 + y2, month);
 }
 
 /**
@@ -77,16 +74,6 @@ function twoDigitsAt(b: Uint8Array, i: number): number {
   return x >= 0 && x <= 9 && y >= 0 && y <= 9 ? x * 10 + y : -1;
 }
 
-/** Days from 1970-01-01 to a proleptic Gregorian date (any year 0..9999; no Date, whose UTC maps years 0..99 to 19xx). */
-function daysFromCivil(year: number, month: number, day: number): number {
-  const y = month <= 2 ? year - 1 : year;
-  const era = Math.floor(y / 400);
-  const yearOfEra = y - era * 400;
-  const dayOfYear = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
-  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
-  return era * 146_097 + dayOfEra - 719_468;
-}
-
 /**
  * The epoch milliseconds of the date-time in `b[start..end)` when it is one that
  * {@link isSimpleDateTime} accepts, written with an upper-case `T` and `Z` (what `Date.parse` gives:
@@ -101,7 +88,7 @@ export function dateTimeMsAt(b: Uint8Array, start: number, end: number): number 
   const day = twoDigitsAt(b, start + 8);
   if (y1 < 0 || y2 < 0 || b[start + 4] !== MINUS || b[start + 7] !== MINUS || month < 1 || month > 12) return Number.NaN;
   const year = y1 * 100 + y2;
-  if (day < 1 || day > daysIn(year, month) || b[start + 10] !== 0x54) return Number.NaN; // T
+  if (day < 1 || day > daysInMonth(year, month) || b[start + 10] !== 0x54) return Number.NaN; // T
   const hour = twoDigitsAt(b, start + 11);
   const minute = twoDigitsAt(b, start + 14);
   const second = twoDigitsAt(b, start + 17);
