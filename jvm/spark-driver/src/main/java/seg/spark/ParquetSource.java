@@ -109,17 +109,10 @@ final class ParquetSource {
         if (have.equals(DataTypes.StringType) && f.name().equals(s.time())) textTime = c;
       } else {
         value = have.equals(f.dataType()) ? c : "CAST(" + c + " AS " + f.dataType().sql() + ")";
-        if (enums.containsKey(f.name())) {
-          if (!footer.allowedOnly.contains(f.name())) {
-            StringBuilder in = new StringBuilder();
-            for (String v : def.enumValues()) in.append(in.length() == 0 ? "" : ", ").append("'").append(sqlText(v)).append("'");
-            invalid = c + " IS NOT NULL AND " + c + " NOT IN (" + in + ")";
-          }
-        } else if (def != null && def.enumValues() != null && !def.enumValues().isEmpty() && f.dataType().equals(DataTypes.StringType)) {
-          // a non-text column cast to text: checked on every record
-          StringBuilder in = new StringBuilder();
-          for (String v : def.enumValues()) in.append(in.length() == 0 ? "" : ", ").append("'").append(sqlText(v)).append("'");
-          invalid = value + " IS NOT NULL AND " + value + " NOT IN (" + in + ")";
+        // Checked on every record unless the footer proves it (a text column whose every page is
+        // dictionary-encoded with allowed values only; a non-text column cast to text never is).
+        if (def != null && def.enumValues() != null && !def.enumValues().isEmpty() && f.dataType().equals(DataTypes.StringType) && !footer.allowedOnly.contains(f.name())) {
+          invalid = value + " IS NOT NULL AND " + value + " NOT IN (" + Sources.sqlInList(def.enumValues()) + ")";
         }
       }
       if (required && (have == null || footer.mayBeNull.contains(f.name()))) {

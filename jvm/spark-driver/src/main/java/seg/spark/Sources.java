@@ -203,13 +203,9 @@ final class Sources {
         stats.checks.add("invalidValue:" + f.name());
         cols.add(expr(converted).as(f.name()));
       } else {
-        if (def != null && def.enumValues() != null && f.dataType().equals(DataTypes.StringType)) {
-          StringBuilder in = new StringBuilder();
-          for (String v : def.enumValues()) in.append(in.length() == 0 ? "" : ", ").append("'").append(sqlText(v)).append("'");
-          if (in.length() > 0) {
-            problem.append(" WHEN ").append(c).append(" IS NOT NULL AND ").append(c).append(" NOT IN (").append(in).append(") THEN 'invalidValue:").append(sqlText(f.name())).append("'");
-            stats.checks.add("invalidValue:" + f.name());
-          }
+        if (def != null && def.enumValues() != null && !def.enumValues().isEmpty() && f.dataType().equals(DataTypes.StringType)) {
+          problem.append(" WHEN ").append(c).append(" IS NOT NULL AND ").append(c).append(" NOT IN (").append(sqlInList(def.enumValues())).append(") THEN 'invalidValue:").append(sqlText(f.name())).append("'");
+          stats.checks.add("invalidValue:" + f.name());
         }
         cols.add(expr(c).as(f.name()));
       }
@@ -325,6 +321,13 @@ final class Sources {
         .option("multiLine", String.valueOf(path.endsWith(".json")))
         .json(path);
     return new Raw(df.withColumn("_seg_order", expr("monotonically_increasing_id()")), true, false);
+  }
+
+  /** `'a', 'b'`: the values as a list of SQL string literals, for `IN (...)` (not empty). */
+  static String sqlInList(List<String> values) {
+    StringBuilder in = new StringBuilder();
+    for (String v : values) in.append(in.length() == 0 ? "" : ", ").append("'").append(sqlText(v)).append("'");
+    return in.toString();
   }
 
   /** Parquet carries its own types: fields are cast to the schema's (text timestamps parsed like JSON). */
