@@ -66,6 +66,24 @@ export interface ValidEvent {
   eventTimeMs: number | undefined;
 }
 
+/**
+ * Where a valid event goes, as {@link EventClassifier.classifyInto} fills it: one object, reused
+ * for every event (nothing allocated per event beyond the key).
+ */
+export interface Forward {
+  schema: SegSchema;
+  topic: string;
+  /** The entity id (the schema's key field), as text. */
+  key: string;
+  /**
+   * Kafka timestamp of the copy: the event time in ms when it has one (not before the epoch), else
+   * the raw timestamp as read (decimal text).
+   */
+  timestamp: number | string;
+  /** The event time in ms, for events (undefined for profiles). */
+  eventTimeMs: number | undefined;
+}
+
 /** An invalid event and its dead letter. */
 export interface InvalidEvent {
   kind: "invalid";
@@ -148,15 +166,27 @@ function formatBytes(n: number): string {
   return `${n} bytes`;
 }
 
+/** One raw topic as the classifier sees it. */
+interface TopicState {
+  candidates: { schema: SegSchema; validate: Validator }[];
+  firstSchema: string | null;
+  validTopic: string;
+  /** The fast check of the topic's first schema (an event valid for it is classified as it); undefined once switched off. */
+  fast: FastValidator | undefined;
+}
+
 /** Classifies raw events against a registry's schemas. */
 export class EventClassifier {
   readonly routes: ReadonlyMap<string, IngestRoute>;
   readonly maxMessageBytes: number;
-  private readonly now: () => Date;
-  private readonly compiled: Map<string, { schema: SegSchema; validate: Validator }[]>;
-  /** The fast check of each topic's first schema (an event valid for it is classified as it). */
-  private readonly fast = new Map<string, FastValidator>();
+  /** The clock in ms (`Date.now` unless a clock was given: no Date per dead letter). */
+  private readonly nowMs: () => number;
+  /** What classifying an event of each topic needs (one lookup per event). */
+  private readonly topics: Map<string, TopicState>;
   private readonly fields: FastFields = { key: "", time: undefined, timeMs: Number.NaN };
+  /** `classifyMessage`'s and the audit's {@link Forward}. */
+  private readonly scratch: Forward;
+  private readonly audit: Forward;
   private fastValid = 0;
   private fastInvalid = 0;
   private readonly enumProblems = new Map<EnumMiss, [path: string, message: string]>();
@@ -169,19 +199,24 @@ export class EventClassifier {
     this.routes = ingestRoutes(registry);
     this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     if (!(this.maxMessageBytes > 0)) throw new RangeError(`maxMessageBytes must be positive, got ${this.maxMessageBytes}`);
-    this.now = options.now ?? (() => new Date());
-    this.compiled = new Map([...this.routes].map(([topic, r]) => [topic, r.schemas.map((schema) => ({ schema, validate: validatorOf(schema) }))]));
-    if (options.fastPath ?? true) {
-      for (const [topic, r] of this.routes) {
-        const f = r.schemas[0] ? fastValidatorOf(r.schemas[0]) : undefined;
-        if (f) this.fast.set(topic, f);
-      }
-    }
+    const now = options.now;
+    this.nowMs = now ? () => now().getTime() : Date.now;
+    const fastPath = options.fastPath ?? true;
+    this.topics = new Map(
+      [...this.routes].map(([topic, r]) => {
+        const candidates = r.schemas.map((schema) => ({ schema, validate: validatorOf(schema) }));
+        const fast = fastPath && r.schemas[0] ? fastValidatorOf(r.schemas[0]) : undefined;
+        return [topic, { candidates, firstSchema: candidates[0]?.schema.name ?? null, validTopic: r.validTopic, fast }];
+      }),
+    );
+    const blank = (): Forward => ({ schema: undefined as unknown as SegSchema, topic: "", key: "", timestamp: "", eventTimeMs: undefined });
+    this.scratch = blank();
+    this.audit = blank();
   }
 
   /** True when the topic's events can take the fast path. */
   hasFastPath(topic: string): boolean {
-    return this.fast.has(topic);
+    return this.topics.get(topic)?.fast !== undefined;
   }
 
   /** Classifies one raw event. Never throws. */
@@ -191,10 +226,22 @@ export class EventClassifier {
 
   /** Classifies one raw message of `topic` and `partition` (no event object to build). Never throws. */
   classifyMessage(topic: string, partition: number, event: RawMessage): Classified {
+    const out = this.scratch;
+    const invalid = this.classifyInto(topic, partition, event, out);
+    if (invalid !== undefined) return invalid;
+    return { kind: "valid", schema: out.schema, topic: out.topic, key: out.key, timestamp: String(out.timestamp), eventTimeMs: out.eventTimeMs };
+  }
+
+  /**
+   * {@link classifyMessage} without a result object for valid events: undefined when the event is
+   * valid (and `out` says where it goes), else the invalid event. Never throws.
+   */
+  classifyInto(topic: string, partition: number, event: RawMessage, out: Forward): InvalidEvent | undefined {
     const value = event.value;
     const size = value?.length ?? 0;
-    const candidates = this.compiled.get(topic);
-    const firstSchema = candidates?.[0]?.schema.name ?? null;
+    const state = this.topics.get(topic);
+    const candidates = state?.candidates;
+    const firstSchema = state?.firstSchema ?? null;
     if (size > this.maxMessageBytes) {
       return this.invalid(topic, partition, event, firstSchema, "too-large", null, `the value is ${formatBytes(size)}, over the limit of ${formatBytes(this.maxMessageBytes)}`);
     }
@@ -202,32 +249,36 @@ export class EventClassifier {
       return this.invalid(topic, partition, event, null, "unknown-topic", null, `no registered schema reads topic ${topic}`);
     }
     if (value === null || size === 0) return this.invalid(topic, partition, event, firstSchema, "malformed-json", null, "the message has no value");
-    const fast = this.fast.get(topic);
-    if (fast !== undefined && fast.check(value, this.fields)) {
+    const fast = state!.fast;
+    const fields = this.fields;
+    if (fast !== undefined && fast.check(value, fields)) {
       const schema = candidates[0]!.schema;
-      const c = this.validFields(topic, event, schema, this.fields.key, this.fields.time, this.fields.timeMs);
-      if ((++this.fastValid & (AUDIT_EVERY - 1)) !== 0) return c;
-      const full = this.classifyFully(topic, partition, event, value, candidates, firstSchema);
-      if (full.kind !== "valid" || full.schema !== schema || full.key !== c.key || full.timestamp !== c.timestamp || full.eventTimeMs !== c.eventTimeMs) {
-        this.fast.delete(topic);
+      this.forward(out, state!.validTopic, event, schema, fields.key, fields.time, fields.timeMs);
+      if ((++this.fastValid & (AUDIT_EVERY - 1)) !== 0) return undefined;
+      const audit = this.audit;
+      const full = this.classifyFully(topic, partition, event, value, candidates, firstSchema, audit);
+      if (full !== undefined || audit.schema !== schema || audit.key !== out.key || audit.timestamp !== out.timestamp || audit.eventTimeMs !== out.eventTimeMs) {
+        state!.fast = undefined;
         this.fastPathOff.add(topic);
       }
-      return full;
+      if (full !== undefined) return full;
+      Object.assign(out, audit);
+      return undefined;
     }
-    const miss = this.fields.enumMiss;
+    const miss = fields.enumMiss;
     if (miss !== undefined && fast !== undefined && candidates.length === 1) {
       // The event's one problem is a value outside an enum: the letter the full path would write,
       // without JSON.parse and ajv. Audited like fast-valid events.
       const letter = this.invalid(topic, partition, event, firstSchema, "schema", ...this.enumProblem(miss));
       if ((++this.fastInvalid & (AUDIT_EVERY - 1)) !== 0) return letter;
-      const full = this.classifyFully(topic, partition, event, value, candidates, firstSchema);
-      if (full.kind !== "invalid" || full.letter.reason !== "schema" || full.letter.path !== letter.letter.path || full.letter.message !== letter.letter.message) {
-        this.fast.delete(topic);
+      const full = this.classifyFully(topic, partition, event, value, candidates, firstSchema, out);
+      if (full === undefined || full.letter.reason !== "schema" || full.letter.path !== letter.letter.path || full.letter.message !== letter.letter.message) {
+        state!.fast = undefined;
         this.fastPathOff.add(topic);
       }
       return full;
     }
-    return this.classifyFully(topic, partition, event, value, candidates, firstSchema);
+    return this.classifyFully(topic, partition, event, value, candidates, firstSchema, out);
   }
 
   /** The path and message of the ajv error for a value outside `miss.allowed` (one per property, cached). */
@@ -244,8 +295,16 @@ export class EventClassifier {
     return problem;
   }
 
-  /** The full path: UTF-8, `JSON.parse`, then each schema's ajv validator. */
-  private classifyFully(topic: string, partition: number, event: RawMessage, value: Buffer, candidates: readonly { schema: SegSchema; validate: Validator }[], firstSchema: string | null): Classified {
+  /** The full path: UTF-8, `JSON.parse`, then each schema's ajv validator (valid: `out` filled, undefined returned). */
+  private classifyFully(
+    topic: string,
+    partition: number,
+    event: RawMessage,
+    value: Buffer,
+    candidates: readonly { schema: SegSchema; validate: Validator }[],
+    firstSchema: string | null,
+    out: Forward,
+  ): InvalidEvent | undefined {
     if (!isUtf8(value)) return this.invalid(topic, partition, event, firstSchema, "malformed-json", null, "the value is not valid UTF-8");
     // Found before JSON.parse, whose SyntaxError costs more than the rest of the dead letter.
     const syntax = jsonSyntaxError(value);
@@ -271,7 +330,10 @@ export class EventClassifier {
         firstProblem ??= { schema: schema.name, path: "", message: `the validator failed: ${e instanceof Error ? e.message : String(e)}` };
         continue;
       }
-      if (ok) return this.valid(topic, event, schema, record as Record<string, unknown>);
+      if (ok) {
+        this.valid(out, topic, event, schema, record as Record<string, unknown>);
+        return undefined;
+      }
       if (firstProblem === undefined) {
         const p = selectAjvProblems(validate.errors)[0];
         firstProblem = p
@@ -283,35 +345,37 @@ export class EventClassifier {
     return this.invalid(topic, partition, event, p.schema, "schema", p.path, candidates.length > 1 ? `${p.message} (${p.schema}; no schema of the topic accepts it)` : p.message);
   }
 
-  private valid(topic: string, event: RawMessage, schema: SegSchema, record: Record<string, unknown>): ValidEvent {
+  private valid(out: Forward, topic: string, event: RawMessage, schema: SegSchema, record: Record<string, unknown>): void {
     const t = schema.kind === "event" ? record[schema.time] : undefined;
     const k = record[schema.key];
-    return this.validFields(topic, event, schema, typeof k === "string" ? k : JSON.stringify(k), typeof t === "string" ? t : undefined, Number.NaN);
+    this.forward(out, this.topics.get(topic)!.validTopic, event, schema, typeof k === "string" ? k : JSON.stringify(k), typeof t === "string" ? t : undefined, Number.NaN);
   }
 
-  /** `timeMs`: the event time already read (the fast path), else NaN and `time` is parsed. */
-  private validFields(topic: string, event: RawMessage, schema: SegSchema, key: string, time: string | undefined, timeMs: number): ValidEvent {
-    const route = this.routes.get(topic)!;
-    let timestamp = event.timestamp;
+  /** Fills `out` for a valid event. `timeMs`: the event time already read (the fast path), else NaN and `time` is parsed. */
+  private forward(out: Forward, validTopic: string, event: RawMessage, schema: SegSchema, key: string, time: string | undefined, timeMs: number): void {
+    let timestamp: number | string = event.timestamp;
     let eventTimeMs: number | undefined;
     if (schema.kind === "event" && (time !== undefined || !Number.isNaN(timeMs))) {
       const ms = Number.isNaN(timeMs) ? Date.parse(time!) : timeMs;
       if (Number.isFinite(ms)) {
         eventTimeMs = ms;
         // Kafka timestamps before the epoch are not allowed (-1 means "none"): keep the raw one.
-        if (ms >= 0) timestamp = String(ms);
+        if (ms >= 0) timestamp = ms;
       }
     }
-    return { kind: "valid", schema, topic: route.validTopic, key, timestamp, eventTimeMs };
+    out.schema = schema;
+    out.topic = validTopic;
+    out.key = key;
+    out.timestamp = timestamp;
+    out.eventTimeMs = eventTimeMs;
   }
 
   /** The clock as ISO text, formatted once per millisecond. */
   private receivedAt(): string {
-    const now = this.now();
-    const ms = now.getTime();
+    const ms = this.nowMs();
     if (ms !== this.lastNowMs) {
       this.lastNowMs = ms;
-      this.lastNowText = now.toISOString();
+      this.lastNowText = new Date(ms).toISOString();
     }
     return this.lastNowText;
   }

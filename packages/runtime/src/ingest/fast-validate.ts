@@ -15,6 +15,7 @@
  * false or absent; annotations. Any other keyword: no fast path for the schema.
  */
 import { isUtf8 } from "node:buffer";
+import { compileBytePattern, type BytePattern } from "./byte-pattern.js";
 import { dateTimeMsAt, isSimpleDate, isSimpleDateTime } from "./date-time.js";
 
 const T_STRING = 1;
@@ -29,6 +30,10 @@ const ANNOTATIONS = new Set(["title", "description", "examples", "default", "$co
 const TOP_LEVEL = new Set([...ANNOTATIONS, "$schema", "$id", "x-seg", "type", "properties", "required", "additionalProperties"]);
 const PROPERTY = new Set([...ANNOTATIONS, "type", "enum", "const", "pattern", "format", "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"]);
 
+/** Keys (entity ids) up to this many bytes are looked up among recent ones before being decoded. */
+const MAX_CACHED_KEY = 32;
+/** Recent keys kept per schema (a power of two). */
+const KEY_CACHE_SLOTS = 4096;
 /** Most properties of a schema with a fast path (one bit each in a 31-bit mask). */
 const MAX_PROPERTIES = 31;
 /** Powers of ten that are exact doubles (10^0 .. 10^22). */
@@ -48,6 +53,13 @@ const NINE = 0x39;
 
 interface Property {
   name: Buffer;
+  /**
+   * When the name's bytes are plain ASCII (no quote, backslash or control character): those bytes,
+   * the closing quote and a colon, matched in place.
+   */
+  keyCodes: number[] | undefined;
+  /** Position in the schema's `properties`. */
+  index: number;
   bit: number;
   types: number;
   /** Allowed string values as UTF-8 (with `enum`/`const`); undefined without them. */
@@ -57,6 +69,8 @@ interface Property {
   /** Every allowed string is plain ASCII (no quote, backslash or control character): matched in place. */
   plainEnum: boolean;
   pattern: RegExp | undefined;
+  /** `pattern` matched on ASCII bytes (see `byte-pattern.ts`), when it is a simple one. */
+  bytePattern: BytePattern | undefined;
   format: ((s: string) => boolean) | undefined;
   minLength: number;
   maxLength: number;
@@ -66,7 +80,7 @@ interface Property {
   exclusiveMaximum: number;
   /** The schema's key field (1) or time field (2). */
   role: number;
-  /** The string value is needed (pattern, format, key or time). */
+  /** The string value is needed (a pattern without a byte pattern, format, key or time). */
   decode: boolean;
   /** The time field as a plain `date-time`: read straight into epoch milliseconds (see `dateTimeMsAt`). */
   timeFromBytes: boolean;
@@ -110,7 +124,7 @@ const FORMATS: Record<string, (s: string) => boolean> = { "date-time": isSimpleD
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const isFiniteNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
 
-function compileProperty(name: string, schema: unknown, bit: number, role: number): Property | undefined {
+function compileProperty(name: string, schema: unknown, index: number, role: number): Property | undefined {
   if (!isPlainObject(schema)) return undefined;
   for (const k of Object.keys(schema)) if (!PROPERTY.has(k)) return undefined;
   const type = schema["type"];
@@ -122,14 +136,18 @@ function compileProperty(name: string, schema: unknown, bit: number, role: numbe
     if (b === undefined) return undefined;
     types |= b;
   }
+  const nameBytes = Buffer.from(name, "utf8");
   const p: Property = {
-    name: Buffer.from(name, "utf8"),
-    bit,
+    name: nameBytes,
+    keyCodes: nameBytes.every((c) => STRING_BYTE[c] === PLAIN) ? [...nameBytes, QUOTE, COLON] : undefined,
+    index,
+    bit: 1 << index,
     types,
     strings: undefined,
     enumNull: false,
     plainEnum: false,
     pattern: undefined,
+    bytePattern: undefined,
     format: undefined,
     minLength: 0,
     maxLength: Number.POSITIVE_INFINITY,
@@ -163,7 +181,8 @@ function compileProperty(name: string, schema: unknown, bit: number, role: numbe
     } catch {
       return undefined;
     }
-    p.decode = true;
+    p.bytePattern = compileBytePattern(schema["pattern"]);
+    if (p.bytePattern === undefined) p.decode = true;
   }
   if ("format" in schema) {
     const f = typeof schema["format"] === "string" ? FORMATS[schema["format"]] : undefined;
@@ -194,13 +213,18 @@ function compileProperty(name: string, schema: unknown, bit: number, role: numbe
 export class FastValidator {
   /** Properties by the byte length of their name. */
   private readonly byLength: (Property[] | undefined)[];
+  /** Properties in the schema's order (events usually list them so: each is tried first after the one before). */
+  private readonly order: Property[];
   private readonly requiredMask: number;
+  /** Recent key texts (see `keyText`). */
+  private readonly keyTexts: string[] = Array.from({ length: KEY_CACHE_SLOTS }, () => "");
   private readonly closed: boolean;
 
   private constructor(properties: Property[], requiredMask: number, closed: boolean) {
     const longest = Math.max(0, ...properties.map((p) => p.name.length));
     this.byLength = Array.from({ length: longest + 1 }, () => undefined);
     for (const p of properties) (this.byLength[p.name.length] ??= []).push(p);
+    this.order = properties;
     this.requiredMask = requiredMask;
     this.closed = closed;
   }
@@ -221,7 +245,7 @@ export class FastValidator {
     for (let i = 0; i < names.length; i++) {
       const name = names[i]!;
       const role = name === keyField ? ROLE_KEY : name === timeField ? ROLE_TIME : 0;
-      const p = compileProperty(name, raw["properties"][name], 1 << i, role);
+      const p = compileProperty(name, raw["properties"][name], i, role);
       if (!p) return undefined;
       properties.push(p);
     }
@@ -236,6 +260,26 @@ export class FastValidator {
       }
     }
     return new FastValidator(properties, requiredMask, additional === false);
+  }
+
+  /**
+   * The text of the ASCII key `b[start..end)`: entity ids recur, so the last text seen in each of
+   * {@link KEY_CACHE_SLOTS} slots (by a hash of the bytes) is reused when its characters are those bytes.
+   */
+  private keyText(b: Buffer, start: number, end: number): string {
+    let h = 0;
+    for (let i = start; i < end; i++) h = (Math.imul(h, 31) + b[i]!) | 0;
+    const slot = h & (KEY_CACHE_SLOTS - 1);
+    const cached = this.keyTexts[slot]!;
+    const n = end - start;
+    if (cached.length === n) {
+      let k = 0;
+      while (k < n && cached.charCodeAt(k) === b[start + k]) k++;
+      if (k === n) return cached;
+    }
+    const s = b.toString("latin1", start, end);
+    this.keyTexts[slot] = s;
+    return s;
   }
 
   private lookup(b: Buffer, start: number, end: number): Property | undefined {
@@ -266,16 +310,27 @@ export class FastValidator {
     if (b[i] === CLOSE) {
       i++;
     } else {
+      const order = this.order;
+      let expected = 0;
       for (;;) {
         if (b[i] !== QUOTE) return false;
         const keyStart = ++i;
-        i = stringEnd(b, i, len);
-        if (i < 0) return false;
-        if (wideString) nonAscii = true;
-        const p = this.lookup(b, keyStart, i);
-        i = skipWs(b, i + 1, len);
-        if (b[i] !== COLON) return false;
-        i = skipWs(b, i + 1, len);
+        // The property after the last one, if its (plain) name, the closing quote and the colon
+        // are there; else the key is scanned and looked up.
+        let p = expected < order.length ? order[expected] : undefined;
+        if (p !== undefined && p.keyCodes !== undefined && codesAt(b, keyStart, p.keyCodes)) {
+          i = keyStart + p.keyCodes.length;
+        } else {
+          i = stringEnd(b, i, len);
+          if (i < 0) return false;
+          if (wideString) nonAscii = true;
+          p = this.lookup(b, keyStart, i);
+          i = skipWs(b, i + 1, len);
+          if (b[i] !== COLON) return false;
+          i++;
+        }
+        if (p !== undefined) expected = p.index + 1;
+        i = skipWs(b, i, len);
         if (p === undefined) {
           if (this.closed) return false;
           i = skipPrimitive(b, i, len);
@@ -310,14 +365,17 @@ export class FastValidator {
             if (p.timeFromBytes && !wide && Number.isFinite((timeMs = dateTimeMsAt(b, start, end)))) {
               // A plain date-time: no text, no Date.parse (the audit compares with Date.parse).
               time = undefined;
-            } else if (p.decode) {
-              const s = b.toString(wide ? "utf8" : "latin1", start, end);
-              if (p.pattern !== undefined && !p.pattern.test(s)) return false;
-              if (p.format !== undefined && !p.format(s)) return false;
-              if (p.role === ROLE_KEY) key = s;
-              else if (p.role === ROLE_TIME) {
-                time = s;
-                timeMs = Number.NaN;
+            } else {
+              if (p.bytePattern !== undefined && !wide && !p.bytePattern(b, start, end)) return false;
+              if (p.decode || (wide && p.pattern !== undefined)) {
+                const s = !wide && p.role === ROLE_KEY && end - start <= MAX_CACHED_KEY ? this.keyText(b, start, end) : b.toString(wide ? "utf8" : "latin1", start, end);
+                if (p.pattern !== undefined && (wide || p.bytePattern === undefined) && !p.pattern.test(s)) return false;
+                if (p.format !== undefined && !p.format(s)) return false;
+                if (p.role === ROLE_KEY) key = s;
+                else if (p.role === ROLE_TIME) {
+                  time = s;
+                  timeMs = Number.NaN;
+                }
               }
             }
           } else if (c === 0x6e) {
@@ -367,6 +425,13 @@ export class FastValidator {
 
 const TRUE = Buffer.from("true");
 const FALSE = Buffer.from("false");
+
+/** True when the bytes `codes` are at `b[i]`. */
+function codesAt(b: Buffer, i: number, codes: readonly number[]): boolean {
+  const n = codes.length;
+  for (let k = 0; k < n; k++) if (b[i + k] !== codes[k]) return false;
+  return true;
+}
 
 function matchWord(b: Buffer, i: number, word: Buffer): number {
   for (let k = 0; k < word.length; k++) if (b[i + k] !== word[k]) return -1;

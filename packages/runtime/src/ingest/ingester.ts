@@ -25,7 +25,8 @@
 import { performance } from "node:perf_hooks";
 import type { Admin, Batch, Consumer, EachBatchPayload, ICustomPartitioner, IHeaders, Kafka, KafkaMessage, Message, Producer, Transaction } from "kafkajs";
 import { migrate } from "../db/migrations.js";
-import { DEFAULT_MAX_MESSAGE_BYTES, EventClassifier, type DeadLetterReason } from "./classify.js";
+import { DEFAULT_MAX_MESSAGE_BYTES, EventClassifier, type DeadLetterReason, type Forward } from "./classify.js";
+import { DeadLetterWriter } from "./dead-letter-bytes.js";
 import { createIngestMetrics, type IngestMetrics } from "./metrics.js";
 import { IngestBatchError, type Ingestion, type IngestionLog, type IngestionOptions } from "./options.js";
 import { ensureTopics, resolveTopics } from "./topics.js";
@@ -169,6 +170,9 @@ export class Ingester implements Ingestion {
   private readonly partitioner: ICustomPartitioner;
   private restartTimer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
+  private readonly deadLetters = new DeadLetterWriter();
+  /** Where the valid event being classified goes (see `processBatch`: used with no `await` between filling and reading it). */
+  private readonly forward: Forward = { schema: undefined as unknown as Forward["schema"], topic: "", key: "", timestamp: "", eventTimeMs: undefined };
 
   constructor(
     private readonly kafka: Kafka,
@@ -498,23 +502,28 @@ export class Ingester implements Ingestion {
       const invalidByReason: Partial<Record<DeadLetterReason, number>> = {};
       const deadLetterTopic = this.options.deadLetterTopic;
       const classifier = this.classifier;
+      const fwd = this.forward;
       for (let i = 0; i < messages.length; i++) {
         const m = messages[i]!;
-        const c = classifier.classifyMessage(topic, partition, m);
+        const c = classifier.classifyInto(topic, partition, m, fwd);
         let outTopic: string;
         let out: Message;
         let bytes: number;
-        if (c.kind === "valid") {
+        if (c === undefined) {
           valid++;
-          outTopic = c.topic;
-          // The raw bytes, unchanged (no re-serialisation).
-          out = { key: c.key, value: m.value, timestamp: c.timestamp };
+          outTopic = fwd.topic;
+          // The raw bytes, unchanged (no re-serialisation), with the entity id as key and the event
+          // time as timestamp (a number: seg's kafkajs patch writes it without parsing text). A small
+          // object: the fetched message can be collected while this waits for its request.
+          out = { key: fwd.key, value: m.value, timestamp: fwd.timestamp as string };
           if (hasHeaders(m.headers)) out.headers = m.headers;
-          bytes = (m.value?.length ?? 0) + c.key.length + 64;
-          tally.valid(i, c.eventTimeMs);
+          bytes = (m.value?.length ?? 0) + fwd.key.length + 64;
+          tally.valid(i, fwd.eventTimeMs);
         } else {
           invalidByReason[c.letter.reason] = (invalidByReason[c.letter.reason] ?? 0) + 1;
-          const value = JSON.stringify(c.letter);
+          // As UTF-8 bytes at once (what kafkajs would write for the JSON text), outside the
+          // JavaScript heap while they wait for the request.
+          const value = this.deadLetters.bytes(c.letter, m.value);
           outTopic = deadLetterTopic;
           out = { key: m.key, value, timestamp: m.timestamp };
           bytes = value.length + 64;

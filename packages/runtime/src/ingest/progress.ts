@@ -85,6 +85,14 @@ export class BatchTally {
     this.flags = new Uint8Array(n);
     this.times = new Float64Array(n);
     const offsets = new Float64Array(n);
+    // A partition's offsets ascend: when the last is the first plus n - 1 they are consecutive (the
+    // usual batch, without gaps from compaction or transaction markers), and need not each be read.
+    const first = n > 0 ? Number(messages[0]!.offset) : Number.NaN;
+    if (Number.isSafeInteger(first) && Number.isSafeInteger(first + n - 1) && Number(messages[n - 1]!.offset) === first + n - 1) {
+      for (let i = 0; i < n; i++) offsets[i] = first + i;
+      this.offsets = offsets;
+      return;
+    }
     for (let i = 0; i < n; i++) {
       const offset = Number(messages[i]!.offset);
       if (!Number.isSafeInteger(offset)) {

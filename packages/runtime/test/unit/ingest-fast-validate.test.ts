@@ -331,6 +331,24 @@ describe("BatchTally", () => {
     );
   });
 
+  it("counts like countBeyond when offsets have gaps (compaction, transaction markers)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 1_000 }),
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 3 }), fc.option(fc.integer({ min: 0, max: 1e12 }), { nil: null })), { minLength: 1, maxLength: 40 }),
+        fc.integer({ min: -2, max: 1_200 }),
+        (first, steps, stored) => {
+          let offset = first;
+          const offsets = steps.map(([step]) => (offset += step));
+          const tally = new BatchTally(offsets.map((o) => ({ offset: String(o) })));
+          steps.forEach(([, k], i) => k !== null && tally.valid(i, k));
+          const counted = steps.map(([, k], i) => ({ offset: BigInt(offsets[i]!), valid: k !== null, eventTimeMs: k ?? undefined }));
+          expect(tally.beyond(BigInt(stored))).toEqual(countBeyond(counted, BigInt(stored)));
+        },
+      ),
+    );
+  });
+
   it("counts like countBeyond around and past 2^53 (offsets kept as text there)", () => {
     const near = 2n ** 53n - 20n;
     fc.assert(

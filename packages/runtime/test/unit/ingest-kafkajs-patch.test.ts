@@ -5,9 +5,12 @@
  * bytes of the request encoded part by part; the Math.imul murmur2 partitions like Java's client; the aborted
  * transactions of a fetch are honoured whatever order the broker lists them in; records decoded in
  * place equal the records of kafkajs's per-record decoder; short ASCII keys are hashed and written
- * from their character codes with the bytes of their UTF-8 encoding.
+ * from their character codes with the bytes of their UTF-8 encoding; numeric timestamps (what
+ * ingestion sends) give the bytes and the batch timestamps of their text; a send is grouped by
+ * partition as kafkajs grouped it.
  */
 import { randomBytes } from "node:crypto";
+import fc from "fast-check";
 import { createRequire } from "node:module";
 import { afterEach, describe, expect, it, vi } from "vitest";
 
@@ -47,7 +50,7 @@ function messages(n: number, withHeaders: boolean): Msg[] {
   const out: Msg[] = [];
   for (let i = 0; i < n; i++) {
     const m: Msg = {
-      key: i % 5 === 0 ? null : i % 5 === 1 ? randomBytes(i % 40) : `key-${i}-ü`,
+      key: i % 5 === 0 ? null : i % 5 === 1 ? randomBytes(i % 40) : i % 5 === 2 ? `key-${i}` : `key-${i}-ü`,
       value: i % 7 === 2 ? null : i % 7 === 3 ? `välue-${"x".repeat(i % 300)}` : randomBytes((i * 37) % 700),
       // Spread over more than 2^31 ms: 64-bit timestamp deltas.
       timestamp: String(1_780_000_000_000 + ((i * 7_919_000) % 3_000_000_000)),
@@ -101,6 +104,69 @@ describe("kafkajs patch: record batches", () => {
     expect(murmur2("a-little-bit-longer-string")).toBe(-1486304829);
     expect(murmur2("lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8")).toBe(-58897971);
     expect(murmur2(Buffer.from([]))).toBe(275646681);
+  });
+});
+
+describe("kafkajs patch: grouping a send by partition", () => {
+  const group = load("producer/groupMessagesPerPartition.js") as (o: { topic: string; partitionMetadata: unknown[]; messages: unknown[]; partitioner: (a: { message: unknown }) => unknown }) => Record<string, unknown[]>;
+  /** kafkajs 2.2.4's own grouping. */
+  const original = (messages: unknown[], partitioner: (a: { message: unknown }) => unknown) =>
+    messages.reduce<Record<string, unknown[]>>((result, message) => {
+      const partition = partitioner({ message }) as string;
+      const current = result[partition] || [];
+      return Object.assign(result, { [partition]: [...current, message] });
+    }, {});
+
+  it("groups like kafkajs, whatever the partitioner returns", () => {
+    const partition = fc.oneof(fc.integer({ min: 0, max: 5 }), fc.constantFrom(-1, 1.5, "x", "3"));
+    fc.assert(
+      fc.property(fc.array(partition, { maxLength: 60 }), (parts) => {
+        const messages = parts.map((p, i) => ({ i, p }));
+        const partitioner = ({ message }: { message: unknown }) => (message as { p: unknown }).p;
+        const got = group({ topic: "t", partitionMetadata: [{}], messages, partitioner });
+        const want = original(messages, partitioner);
+        expect(Object.keys(got)).toEqual(Object.keys(want));
+        for (const k of Object.keys(want)) expect([...got[k]!]).toEqual(want[k]);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe("kafkajs patch: numeric timestamps", () => {
+  const { batchTimestamps } = load("protocol/requests/produce/v3/request.js") as {
+    batchTimestamps: (messages: { timestamp?: unknown }[]) => { firstTimestamp: unknown; maxTimestamp: unknown };
+  };
+
+  it("picks a batch's first and last timestamps as kafkajs's sort() did, numbers or text", () => {
+    const timestamp = fc.oneof(
+      fc.integer({ min: 1_000_000_000_000, max: 9_999_999_999_999 }),
+      fc.integer({ min: 1_780_000_000_000, max: 1_780_000_000_009 }),
+      fc.integer({ min: 0, max: 20_000_000_000_000 }),
+      fc.integer({ min: 1_780_000_000_000, max: 1_780_000_000_009 }).map(String),
+      fc.constantFrom(undefined, null),
+    );
+    fc.assert(
+      fc.property(fc.array(timestamp, { minLength: 1, maxLength: 30 }), (ts) => {
+        const sorted = ts.filter((t) => t != null).sort();
+        const got = batchTimestamps(ts.map((t) => ({ timestamp: t })));
+        if (sorted.length === 0) return;
+        expect(got.firstTimestamp).toBe(sorted[0]);
+        expect(got.maxTimestamp).toBe(sorted[sorted.length - 1]);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("encodes numeric timestamps with the bytes of their text", async () => {
+    const text = messages(300, false);
+    const numeric = text.map((m, i) => (i % 3 === 0 ? m : { ...m, timestamp: Number(m.timestamp) }));
+    const first = text.map((m) => m.timestamp!).sort()[0]!;
+    const max = text.map((m) => m.timestamp!).sort()[text.length - 1]!;
+    const common = { compression: 0, producerId: Long.fromValue(77), producerEpoch: 2, firstSequence: 9, transactional: true, dateNow: 0 };
+    const a = await recordBatch.RecordBatchFromMessages({ ...common, messages: text, firstTimestamp: first, maxTimestamp: max });
+    const b = await recordBatch.RecordBatchFromMessages({ ...common, messages: numeric, firstTimestamp: Number(first), maxTimestamp: Number(max) });
+    expect(b.buffer.equals(a.buffer)).toBe(true);
   });
 });
 
