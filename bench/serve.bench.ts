@@ -3,7 +3,9 @@
  * connections on loopback:
  *
  * - membership check: GET /v1/segments/high_value/members/<random customer>
- * - segments of a customer: GET /v1/entities/<random customer>/segments (3 of its segments)
+ * - segments of a customer: GET /v1/entities/<random customer>/segments (in up to 3 of the
+ *   example project's active segments; the read asks every active segment of the entity type:
+ *   SISMEMBER on each, HGET of the metrics hash where a member)
  *
  * Each request carries a consumer token (so auth is measured too). The load generator is a small
  * raw-socket HTTP/1.1 client (see runRawLoad; SEG_BENCH_CLIENT=autocannon uses autocannon
@@ -326,13 +328,17 @@ const bench: Benchmark = {
         pipe.sadd(hv.membersKey, ...ids);
         pipe.sadd(vip.membersKey, ...ids.filter((_, j) => (i + j) % 2 === 0));
         pipe.sadd(loyal.membersKey, ...ids.filter((_, j) => (i + j) % 3 === 0));
+        // Redis layout v2: each segment's metrics hash, entity id → metrics JSON, one field per member.
+        const metrics: Record<"hv" | "vip" | "loyal", string[]> = { hv: [], vip: [], loyal: [] };
         for (const [j, id] of ids.entries()) {
           const n = i + j;
-          const fields: string[] = ["high_value", JSON.stringify({ total_spend: 1000 + (n % 5000) })];
-          if (n % 2 === 0) fields.push("vip_outreach", JSON.stringify({ orders: n % 40 }));
-          if (n % 3 === 0) fields.push("loyal_regulars", JSON.stringify({ visits: n % 90 }));
-          pipe.hset(hv.entityKeyPrefix + id, ...fields);
+          metrics.hv.push(id, JSON.stringify({ total_spend: 1000 + (n % 5000) }));
+          if (n % 2 === 0) metrics.vip.push(id, JSON.stringify({ orders: n % 40 }));
+          if (n % 3 === 0) metrics.loyal.push(id, JSON.stringify({ visits: n % 90 }));
         }
+        pipe.hset(hv.metricsKey, ...metrics.hv);
+        pipe.hset(vip.metricsKey, ...metrics.vip);
+        pipe.hset(loyal.metricsKey, ...metrics.loyal);
         await pipe.exec();
       }
       for (const [k, seg] of [
@@ -464,7 +470,7 @@ const bench: Benchmark = {
         `| Load generator | ${client === "raw" ? "raw-socket HTTP/1.1 client (bench/serve.bench.ts runRawLoad)" : "autocannon"}, in the benchmark's process (${ctx.pinned === "no" ? "not pinned" : `pinned: ${ctx.pinned}`}) |`,
         `| Server | \`seg serve\` (built CLI) in its own process${pin ? `, pinned to CPU ${serverCpu}` : ""}; Redis and PostgreSQL local, not pinned |`,
         `| Load | ${connections} connections on loopback, ${seconds} s per measurement after a 3 s warm-up; random customer ids (about 9% not members); a consumer bearer token on every request |`,
-        `| Data | high_value: ${members.toLocaleString("en-US")} members; every customer's entity hash holds 1–3 segments' metrics |`,
+        `| Data | high_value: ${members.toLocaleString("en-US")} members; every customer is in 1–3 segments (high_value, vip_outreach, loyal_regulars), each with its metrics hash; the entity route asks all ${specs.length} active customer segments |`,
         `| Latency | per response, client side, fractional ms, exact percentiles; paced rows count from when a request was due${client === "raw" ? "" : " (autocannon: from when it was sent)"} |`,
         `| Machine load | \`uptime\` before: ${uptimeBefore}; after: ${uptimeAfter} |`,
         "",

@@ -113,7 +113,7 @@ function printResult(result: DeployResult, actor: string, io: CliIo): void {
   }
   io.stdout(`deployed: deploy ${result.deployId} by ${actor} (${result.summary})\n`);
   for (const r of result.retiredRedisKeys) {
-    io.stdout(`  redis keys to retire for ${r.segment}: ${r.keys.join(", ")} (and field ${r.segment} of ${r.entityKeyPrefix}*)\n`);
+    io.stdout(`  redis keys to retire for ${r.segment}: ${r.keys.join(", ")}\n`);
   }
 }
 

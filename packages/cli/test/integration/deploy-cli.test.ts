@@ -65,7 +65,7 @@ describe("seg deploy and seg rollback against PostgreSQL", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("~ changed cart_abandoners: sql changed\n- removed vip_outreach (retired)\n");
     expect(r.stdout).toContain("deployed: deploy 3 by alice (+0 ~1 -1 =");
-    expect(r.stdout).toContain("redis keys to retire for vip_outreach: seg:segment:vip_outreach:members, seg:segment:vip_outreach:meta");
+    expect(r.stdout).toContain("redis keys to retire for vip_outreach: seg:segment:vip_outreach:members, seg:segment:vip_outreach:meta, seg:segment:vip_outreach:metrics\n");
 
     const back = await runCli(["rollback", "cart_abandoners", "--actor", "bob"], { cwd: project, env });
     expect(back.stderr).toBe("");

@@ -36,7 +36,11 @@ export interface PipelineSpec {
   outputs: {
     resultsTopic: string;
     changesTopic: string;
-    redis: { membersKey: string; metaKey: string; entityKeyPrefix: string };
+    /**
+     * Redis layout v2: the member SET, the meta HASH, and the metrics HASH (entity id → metrics
+     * JSON, one field per current member). No per-entity keys.
+     */
+    redis: { membersKey: string; metaKey: string; metricsKey: string };
     ttlSeconds: number;
     metrics: { name: string; type: string }[];
   };
@@ -52,12 +56,15 @@ export interface OutputSettings {
   redisPrefix: string;
 }
 
-/** Redis keys of a segment: its member set, its metadata hash, and the per-entity hash prefix. */
-export function redisKeys(prefix: string, segment: string, entity: string): PipelineSpec["outputs"]["redis"] {
+/**
+ * Redis keys of a segment: its member SET, its meta HASH and its metrics HASH (entity id → metrics
+ * JSON). The entity type no longer appears in any key; `_entity` is accepted for older callers.
+ */
+export function redisKeys(prefix: string, segment: string, _entity?: string): PipelineSpec["outputs"]["redis"] {
   return {
     membersKey: `${prefix}segment:${segment}:members`,
     metaKey: `${prefix}segment:${segment}:meta`,
-    entityKeyPrefix: `${prefix}entity:${entity}:`,
+    metricsKey: `${prefix}segment:${segment}:metrics`,
   };
 }
 

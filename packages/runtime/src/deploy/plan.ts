@@ -30,10 +30,11 @@ export type SpecPart = "sql" | "sources" | "settings" | "dependencies" | "metada
 /** Redis keys a removed segment leaves behind; the runtime deletes them. */
 export interface RetiredRedisKeys {
   segment: string;
-  /** Keys to delete: the member set and the metadata hash. */
+  /**
+   * Keys to delete: the members SET first, then the meta HASH and the metrics HASH (a spec stored
+   * before the metrics hash existed has no metrics key: its list stops at the meta hash).
+   */
   keys: string[];
-  /** Per-entity hashes under this prefix hold a field named after the segment, to delete too. */
-  entityKeyPrefix: string;
 }
 
 /** One line of a plan. */
@@ -120,10 +121,16 @@ export function describeChange(from: PipelineSpec, to: PipelineSpec): { parts: S
   return { parts, reason: `${list} changed${detail}` };
 }
 
-/** The Redis keys of a segment that a removal retires. */
+/**
+ * The Redis keys of a segment that a removal retires: members, meta and metrics. A spec stored by
+ * an older seg (per-entity hashes, `entityKeyPrefix`, no `metricsKey`) gives its members and meta
+ * keys only; its entities' old fields are left to expire with their TTL.
+ */
 export function retiredRedisKeys(spec: PipelineSpec): RetiredRedisKeys {
-  const redis = spec.outputs.redis;
-  return { segment: spec.id, keys: [redis.membersKey, redis.metaKey], entityKeyPrefix: redis.entityKeyPrefix };
+  const redis: Partial<PipelineSpec["outputs"]["redis"]> = spec.outputs?.redis ?? {};
+  const keys = [redis.membersKey ?? "", redis.metaKey ?? ""];
+  if (typeof redis.metricsKey === "string" && redis.metricsKey !== "") keys.push(redis.metricsKey);
+  return { segment: spec.id, keys };
 }
 
 /** Computes the plan of deploying `specs` and `schemas` onto `state`. */

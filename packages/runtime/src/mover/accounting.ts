@@ -1,15 +1,16 @@
 /**
- * The mover's bookkeeping, without I/O: parsing results-topic values, buffering members per run,
- * deciding when a run is complete, which runs to spill to Redis, and how far each partition's
+ * The mover's bookkeeping, without I/O: parsing results-topic values, buffering members per run
+ * until they are staged in Redis, deciding when a run is complete, and how far each partition's
  * offset may be committed.
  *
  * The commit rule: a partition's committed offset never passes the first message (in this process)
- * of a run that is still pending. Pending runs are in memory or staged in Redis, and may be lost
+ * of a run that is still pending. Pending runs are staged in Redis, and may be lost
  * (crash, Redis restart); whatever is lost is read again from Kafka. Once a run is applied (or
  * skipped), it stops holding offsets back.
  */
 import { parseResultMessage, type CompleteMessage, type MemberMessage } from "../contracts/messages.js";
 import { runKey } from "./keys.js";
+import { PackedMembers } from "./packed-members.js";
 
 /** A results-topic value, checked. */
 export type ParsedResult =
@@ -69,32 +70,18 @@ export interface PendingRun {
   /** When the marker was consumed (ms since epoch). */
   markerAt?: number;
   /**
-   * Members not written to Redis: all of them while the run is in memory; after it spilled, the
-   * ones read since the last flush to its staging hash.
+   * Members read since the last flush, not staged in Redis yet (duplicates included: staging is
+   * idempotent), packed as the staging commands' arguments.
    */
-  buffer: Map<string, string>;
-  /** True once the run's members go to its Redis staging hash. */
-  spilled: boolean;
-  /** Distinct members in the staging hash after the last flush (HLEN). */
+  packed: PackedMembers;
+  /** Distinct members staged in Redis after the last flush (HLEN of the staged metrics hash). */
   stagedCount: number;
-  /** Flushes to the staging hash still in flight (their members are in neither buffer nor count). */
+  /** Flushes to staging still in flight (their members are in neither `pairs` nor the count). */
   flushing: number;
   /**
-   * Entity ids read but not yet added to the run's new-members SET in Redis (`applyKeys(…).set`),
-   * which flushes fill while the run is read, so that the apply need not; and whether every id
-   * read so far is in that SET (a flush succeeded with nothing read since).
-   */
-  setPending: string[];
-  setStaged: boolean;
-  /**
-   * True once an entity id with a newline was read (only the full parser yields one): the run's
-   * members then go to Redis one argument each, not packed (scripts.ts).
-   */
-  newlineIds: boolean;
-  /**
-   * True while the run is being applied (in the background): its buffer is read by the apply, so
-   * members read meanwhile (late duplicates) are not buffered, and it neither spills nor is
-   * dropped as idle or older; it still holds its partitions' commits back until it is finished.
+   * True while the run is being applied (in the background): members read meanwhile (late
+   * duplicates) are not buffered (the staged keys are being swapped in), and it is not dropped as
+   * idle or older; it still holds its partitions' commits back until it is finished.
    */
   applying: boolean;
   /** Per partition, the first offset of this run's messages seen by this process. */
@@ -112,17 +99,15 @@ export type Completion = "waiting" | "complete" | "overcount" | "applying";
 
 /** Limits of {@link RunTracker}. */
 export interface TrackerLimits {
-  /** A run with more members in memory than this spills to Redis. */
-  runMemoryLimit: number;
-  /** When all in-memory runs together hold more members than this, the largest spill. */
-  memoryLimit: number;
   /** How many finished runs to remember (their late duplicates are ignored). */
   finishedLimit: number;
+  /** Members per packed chunk (one HSET and one SADD each). */
+  chunkMembers: number;
 }
 
-export const DEFAULT_TRACKER_LIMITS: TrackerLimits = { runMemoryLimit: 100_000, memoryLimit: 500_000, finishedLimit: 10_000 };
+export const DEFAULT_TRACKER_LIMITS: TrackerLimits = { finishedLimit: 10_000, chunkMembers: 2_000 };
 
-/** Pending runs, their members and markers, and the finished runs recently seen. */
+/** Pending runs, their unstaged members and markers, and the finished runs recently seen. */
 export class RunTracker {
   private readonly pending = new Map<string, PendingRun>();
   private readonly finished = new Map<string, RunStatus>();
@@ -164,7 +149,7 @@ export class RunTracker {
     if (this.finished.has(key)) return undefined;
     let run = this.pending.get(key);
     if (run === undefined) {
-      run = { key, segment, runId, buffer: new Map(), spilled: false, stagedCount: 0, flushing: 0, setPending: [], setStaged: false, newlineIds: false, applying: false, firstOffsets: new Map(), firstSeenAt: now, lastSeenAt: now };
+      run = { key, segment, runId, packed: new PackedMembers(this.limits.chunkMembers), stagedCount: 0, flushing: 0, applying: false, firstOffsets: new Map(), firstSeenAt: now, lastSeenAt: now };
       this.pending.set(key, run);
     }
     if (!run.firstOffsets.has(partition)) run.firstOffsets.set(partition, BigInt(offset));
@@ -178,23 +163,23 @@ export class RunTracker {
    * finished (a late duplicate).
    */
   member(message: MemberMessage, metricsJson: string, partition: number, offset: string, now: number): PendingRun | undefined {
-    const run = this.add(message.segment, message.runId, message.entityId, metricsJson, partition, offset, now);
-    if (run !== undefined && message.entityId.includes("\n")) run.newlineIds = true;
-    return run;
+    return this.add(message.segment, message.runId, message.entityId, metricsJson, partition, offset, now);
   }
 
   /** {@link member} with the message's fields given one by one. */
   add(segment: string, runId: string, entityId: string, metricsJson: string, partition: number, offset: string, now: number): PendingRun | undefined {
     const run = this.open(segment, runId, partition, offset, now);
-    if (run !== undefined && !run.applying) {
-      const size = run.buffer.size;
-      run.buffer.set(entityId, metricsJson);
-      if (run.buffer.size !== size) {
-        run.setPending.push(entityId);
-        run.setStaged = false;
-      }
-    }
+    if (run !== undefined && !run.applying) run.packed.add(entityId, metricsJson);
     return run;
+  }
+
+  /**
+   * The run to buffer a member of `segment`/`runId` in (the caller packs it into `packed`);
+   * undefined when the run is finished or being applied (a late duplicate, not buffered).
+   */
+  bufferFor(segment: string, runId: string, partition: number, offset: string, now: number): PendingRun | undefined {
+    const run = this.open(segment, runId, partition, offset, now);
+    return run === undefined || run.applying ? undefined : run;
   }
 
   /** Records a run's marker (the first one wins); undefined when the run is already finished. */
@@ -208,70 +193,35 @@ export class RunTracker {
     return run;
   }
 
-  /** Distinct members known for the run: in memory, or in its staging hash after the last flush. */
+  /** Distinct members staged for the run (as of its last flush). */
   static count(run: PendingRun): number {
-    return run.spilled ? run.stagedCount : run.buffer.size;
+    return run.stagedCount;
   }
 
   /**
-   * Complete: marker seen and exactly `rows` distinct members. A run is judged when no flush of it
-   * is in flight (a spilled one when all its members are flushed); a run being applied is "applying".
+   * Complete: marker seen and exactly `rows` distinct members staged. A run is judged when all its
+   * members read so far are staged (none buffered, no flush in flight); a run being applied is
+   * "applying".
    */
   static completion(run: PendingRun): Completion {
     if (run.applying) return "applying";
-    if (run.marker === undefined || run.flushing > 0) return "waiting";
-    if (run.spilled && run.buffer.size > 0) return "waiting";
-    const n = RunTracker.count(run);
+    if (run.marker === undefined || run.flushing > 0 || run.packed.count > 0) return "waiting";
+    const n = run.stagedCount;
     if (n === run.marker.rows) return "complete";
     return n > run.marker.rows ? "overcount" : "waiting";
   }
 
-  /** Members held in memory by runs that have not spilled. */
+  /** Members read and not staged yet (duplicates included). */
   inMemory(): number {
     let n = 0;
-    for (const run of this.pending.values()) if (!run.spilled) n += run.buffer.size;
+    for (const run of this.pending.values()) n += run.packed.count;
     return n;
   }
 
-  /**
-   * Marks the runs that must spill now (over the per-run limit, then the largest until the total
-   * fits) and returns them. Their buffers are to be flushed to staging by the caller.
-   */
-  spill(): PendingRun[] {
-    const out: PendingRun[] = [];
-    let total = 0;
-    const inMemory: PendingRun[] = [];
-    for (const run of this.pending.values()) {
-      if (run.spilled) continue;
-      if (run.applying) {
-        // Cannot spill (the apply reads its buffer), but its members count against the total.
-        total += run.buffer.size;
-        continue;
-      }
-      if (run.buffer.size > this.limits.runMemoryLimit) {
-        run.spilled = true;
-        out.push(run);
-      } else {
-        total += run.buffer.size;
-        inMemory.push(run);
-      }
-    }
-    if (total > this.limits.memoryLimit) {
-      inMemory.sort((a, b) => b.buffer.size - a.buffer.size);
-      for (const run of inMemory) {
-        if (total <= this.limits.memoryLimit) break;
-        run.spilled = true;
-        total -= run.buffer.size;
-        out.push(run);
-      }
-    }
-    return out;
-  }
-
-  /** Runs with something to flush: spilled runs with members read since their last flush, ids not in the run's SET yet. */
+  /** Runs with members read since their last flush. */
   unflushed(): PendingRun[] {
     const out: PendingRun[] = [];
-    for (const run of this.pending.values()) if ((run.spilled && run.buffer.size > 0) || run.setPending.length > 0) out.push(run);
+    for (const run of this.pending.values()) if (run.packed.count > 0) out.push(run);
     return out;
   }
 

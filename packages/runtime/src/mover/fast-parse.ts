@@ -9,6 +9,8 @@
  * run names repeat from message to message: the last ones are reused.
  */
 
+import type { PackedMembers } from "./packed-members.js";
+
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const OPEN = 0x7b; // {
@@ -48,14 +50,20 @@ function sameBytes(buf: Buffer, a: number, b: number, len: number): boolean {
 }
 
 /**
- * Reads member messages. After {@link parse} returns true, `segment`, `runId`, `entityId` and
- * `metricsJson` hold the message's fields. One instance per consumer loop (not reentrant).
+ * Reads member messages. After {@link parse} returns true, `segment` and `runId` hold the message's
+ * names, {@link appendTo} packs its entity id and metrics straight from its bytes, and `entityId`
+ * and `metricsJson` give them as text (made on demand). One instance per consumer loop (not
+ * reentrant); the fields describe the last message parsed.
  */
 export class FastMemberParser {
   segment = "";
   runId = "";
-  entityId = "";
-  metricsJson = "";
+  /** The last message read and where its entity id and metrics are in it. */
+  private last: Buffer = EMPTY;
+  private idStart = 0;
+  private idEnd = 0;
+  private metricsStart = 0;
+  private metricsEnd = 0;
   private segmentBytes: Buffer = EMPTY;
   private runIdBytes: Buffer = EMPTY;
   /** Byte ranges of the keys of the objects being read (start, end pairs), per nesting level. */
@@ -95,17 +103,38 @@ export class FastMemberParser {
     if (metricsEnd !== n - 1) return false;
     this.segment = this.reuse(buf, HEAD.length, segEnd, true);
     this.runId = this.reuse(buf, runStart, runEnd, false);
-    this.entityId = buf.toString("utf8", idStart, idEnd);
-    this.metricsJson = this.fixes.length === 0 ? buf.toString("utf8", at, metricsEnd) : this.rewrite(buf, at, metricsEnd);
+    this.last = buf;
+    this.idStart = idStart;
+    this.idEnd = idEnd;
+    this.metricsStart = at;
+    this.metricsEnd = metricsEnd;
     return true;
+  }
+
+  /** The last member's entity id. */
+  get entityId(): string {
+    return this.last.toString("utf8", this.idStart, this.idEnd);
+  }
+
+  /** The last member's metrics, as `JSON.stringify(JSON.parse(…))` prints them. */
+  get metricsJson(): string {
+    return this.fixes.length === 0 ? this.last.toString("utf8", this.metricsStart, this.metricsEnd) : this.rewrite(this.last, this.metricsStart, this.metricsEnd);
+  }
+
+  /** Packs the last member (entity id, metrics as {@link metricsJson} prints them) into `out`. */
+  appendTo(out: PackedMembers): void {
+    const buf = this.last;
+    out.idBytes(buf, this.idStart, this.idEnd);
+    if (this.fixes.length === 0) out.metricsBytes(buf, this.metricsStart, this.metricsEnd);
+    else out.metricsBytes(this.scratch, 0, this.rewriteBytes(buf, this.metricsStart, this.metricsEnd));
   }
 
   /**
    * The metrics text with its numbers in `fixes` printed as JavaScript prints them, assembled in
-   * one buffer (toFixed's `12.50` is common: piecing strings together made most of the mover's
-   * per-message garbage).
+   * one reused buffer (`scratch`; toFixed's `12.50` is common: piecing strings together made most
+   * of the mover's per-message garbage). Returns its length.
    */
-  private rewrite(buf: Buffer, start: number, end: number): string {
+  private rewriteBytes(buf: Buffer, start: number, end: number): number {
     const fixes = this.fixes;
     let out = this.scratch;
     // A number printed by JavaScript is at most 25 characters (e.g. -1.2345678901234567e-300).
@@ -121,7 +150,11 @@ export class FastMemberParser {
       from = fixes[i + 1]!;
     }
     len += buf.copy(out, len, from, end);
-    return out.toString("utf8", 0, len);
+    return len;
+  }
+
+  private rewrite(buf: Buffer, start: number, end: number): string {
+    return this.scratch.toString("utf8", 0, this.rewriteBytes(buf, start, end));
   }
 
   /** The segment or run name: the last one again when the bytes are the same. */

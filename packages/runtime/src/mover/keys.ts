@@ -14,8 +14,11 @@ export interface SegmentTarget {
     membersKey: string;
     /** HASH runId, version, asOf, asOfMs, size, completedAt, e.g. `seg:segment:<name>:meta`. */
     metaKey: string;
-    /** Prefix of per-entity HASHes (field = segment, value = metrics JSON), e.g. `seg:entity:<entity>:`. */
-    entityKeyPrefix: string;
+    /**
+     * HASH of the members' metrics (entity id → metrics JSON), one field per member of `membersKey`,
+     * swapped together with it, e.g. `seg:segment:<name>:metrics`.
+     */
+    metricsKey: string;
   };
   /** TTL of every served key the mover writes for this segment. */
   ttlSeconds: number;
@@ -24,14 +27,14 @@ export interface SegmentTarget {
 /** Finds a segment's target; undefined when the segment is unknown (its runs are skipped). */
 export type LookupSegment = (segment: string) => SegmentTarget | undefined | Promise<SegmentTarget | undefined>;
 
-/** The staging HASH of a run: entity id → metrics JSON. */
+/** The staged metrics HASH of a run (entity id → metrics JSON), renamed over `metricsKey` by its swap. */
 export function stagingKey(prefix: string, segment: string, runId: string): string {
   return `${prefix}staging:${segment}:${runId}`;
 }
 
 /**
- * The HASH recording a swap whose follow-up work (change messages; for chunked swaps also removing
- * the leavers' entity fields) is not finished yet. At most one per segment.
+ * The HASH recording a swap whose follow-up work (change messages) is not finished yet. At most
+ * one per segment.
  */
 export function postSwapKey(prefix: string, segment: string): string {
   return `${prefix}mover:post:${segment}`;
@@ -47,19 +50,17 @@ export function outboxKey(prefix: string): string {
  * (a crash) leaves nothing behind: the next attempt deletes and rebuilds them.
  */
 export interface ApplyKeys {
-  /** The new members SET, built here and then renamed over `membersKey`. */
+  /** The new members SET, staged while the run is read and then renamed over `membersKey`. */
   set: string;
   /** Members in the new set and not the old one. */
   entered: string;
   /** Members in the old set and not the new one. */
   left: string;
-  /** The old members SET after the swap, freed (UNLINK) when the follow-up work is done. */
-  old: string;
 }
 
 export function applyKeys(prefix: string, segment: string, runId: string): ApplyKeys {
   const base = `${prefix}mover:tmp:${segment}:${runId}:`;
-  return { set: `${base}set`, entered: `${base}entered`, left: `${base}left`, old: `${base}old` };
+  return { set: `${base}set`, entered: `${base}entered`, left: `${base}left` };
 }
 
 /** The identity of a run inside the mover (segment and run id cannot collide across the separator). */

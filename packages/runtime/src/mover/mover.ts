@@ -2,18 +2,16 @@
  * The results mover: a kafkajs consumer on the results topic that moves completed runs into Redis.
  *
  * - Members are read by a fast path for the jobs' own layout (fast-parse.ts; anything else is
- *   parsed in full) and buffered per (segment, runId) in memory; a run over `runMemoryLimit`
- *   members (or the largest runs, when all together pass `memoryLimit`) spills to a Redis staging
- *   HASH (`<prefix>staging:<segment>:<runId>`, entity id → metrics JSON). Once per batch, in one
- *   pipeline overlapping the next batch's fetch and parse, the new entity ids of every run go to
- *   the run's private new-members SET and the spilled members to their staging hashes: Redis does
- *   that part of the apply while the run is still being read. Members go to Redis packed (one
- *   newline-separated script argument per chunk, split by the Lua scripts: see scripts.ts), which
- *   costs the mover a fraction of one argument per field. A run is complete when its marker
- *   was seen and exactly `rows` distinct members were collected, whatever partitions they came
- *   through.
- * - A complete run is swapped in by {@link MoverStore.apply} (see store.ts for exactly what is
- *   atomic), in the background: the consumer reads on meanwhile, up to `maxConcurrentApplies` runs
+ *   parsed in full) and staged per (segment, runId): once per batch, in one pipeline overlapping
+ *   the next batch's fetch and parse, the members read go to the run's private new-members SET and
+ *   metrics HASH (`<prefix>staging:<segment>:<runId>`, entity id → metrics JSON), so the mover
+ *   holds at most a few batches in memory whatever the size of a run, and Redis builds the new
+ *   state while the run is still being read. Members go to Redis packed (one newline-separated
+ *   script argument per chunk, split by the Lua scripts: see scripts.ts), which costs the mover a
+ *   fraction of one argument per field. A run is complete when its marker was seen and exactly
+ *   `rows` distinct members were staged, whatever partitions they came through.
+ * - A complete run is swapped in by {@link MoverStore.apply} (one script for runs of any size: see
+ *   store.ts), in the background: the consumer reads on meanwhile, up to `maxConcurrentApplies` runs
  *   are applied at a time. The swap also records its entered/left members in Redis (an outbox); a
  *   background publisher sends them to the changes topic (idempotent producer) and the segment's
  *   pub/sub channel (the same JSON text, made once in Redis), so a slow changes topic does not
@@ -114,15 +112,11 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
   const store = new MoverStore(redis, {
     prefix: options.redisPrefix,
     stagingTtlSeconds: options.stagingTtlSeconds ?? 86_400,
-    atomicMaxMembers: options.atomicMaxMembers ?? 10_000,
     chunkSize: options.chunkSize ?? 2_000,
     ...(options.diffMaxMembers !== undefined ? { diffMaxMembers: options.diffMaxMembers } : {}),
   });
   const maxConcurrentApplies = Math.max(1, options.maxConcurrentApplies ?? 8);
-  const tracker = new RunTracker({
-    ...(options.runMemoryLimit !== undefined ? { runMemoryLimit: options.runMemoryLimit } : {}),
-    ...(options.memoryLimit !== undefined ? { memoryLimit: options.memoryLimit } : {}),
-  });
+  const tracker = new RunTracker({ chunkMembers: options.chunkSize ?? 2_000 });
   const abandonAfterMs = options.abandonAfterMs ?? 3_600_000;
 
   const kafka = await createKafka({ brokers: options.brokers, clientId: options.clientId ?? "seg-mover", retries: 8, connectTimeoutMs: 3_000 });
@@ -271,9 +265,8 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
     }
     const result = await withSegment(run.segment, () => store.apply(run, target, storeCtx(heartbeat)));
     if (gen === generation) tracker.finish(run, result.status);
-    // A swap leaves a post-swap record when it has changes to publish, and a chunked one always
-    // (the old set to free); a resumed one was finished in the apply.
-    if (result.status === "applied" && !result.resumed && (result.path === "chunked" || result.entered + result.left > 0)) enqueueOutbox([run.segment]);
+    // A swap leaves a post-swap record when it has changes to publish; a resumed one was finished in the apply.
+    if (result.status === "applied" && !result.resumed && result.entered + result.left > 0) enqueueOutbox([run.segment]);
     const marker = run.marker!;
     if (result.status === "applied") {
       metrics.runsApplied.inc({ segment: run.segment });
@@ -447,7 +440,8 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
       time.messages += batch.messages.length;
       for (const m of batch.messages) {
         if (m.value !== null && fast.parse(m.value)) {
-          tracker.add(fast.segment, fast.runId, fast.entityId, fast.metricsJson, partition, m.offset, now);
+          const run = tracker.bufferFor(fast.segment, fast.runId, partition, m.offset, now);
+          if (run !== undefined) fast.appendTo(run.packed);
           continue;
         }
         const parsed = parseResult(m.value);
@@ -468,7 +462,6 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
       // error surfaces when a flush is awaited). Commits never pass a pending run, so an unfinished
       // flush cannot let an offset be committed too early; a run is judged only when no flush of
       // it is in flight, so when one with its marker waits for a flush, all are awaited now.
-      tracker.spill();
       time.parseMs += performance.now() - t;
       t = performance.now();
       while (flushes.length >= MAX_FLUSHES) await flushes.shift();

@@ -26,15 +26,12 @@ export interface StartMoverOptions {
   registry?: Registry;
   log?: MoverLog;
   clientId?: string;
-  /** A run with more members in memory spills to its staging hash (default 100,000). */
-  runMemoryLimit?: number;
-  /** Members all in-memory runs may hold together before the largest spill (default 500,000). */
-  memoryLimit?: number;
-  /** Largest run swapped together with its entity hashes in one script (default 10,000). */
-  atomicMaxMembers?: number;
-  /** Members per staging HSET and per chunk script (default 2,000). */
+  /** Members per staging script call and per chunk step (default 2,000). */
   chunkSize?: number;
-  /** Chunked swaps: largest old + new set whose entered/left members one set difference finds (default 200,000). */
+  /**
+   * Largest old + new set whose entered/left members the swap finds by set differences; larger
+   * segments' are built chunk by chunk before the swap (default 200,000).
+   */
   diffMaxMembers?: number;
   /**
    * Complete runs applied at the same time, in the background while the consumer reads on (default
@@ -63,7 +60,10 @@ export interface RunOutcome {
   segment: string;
   runId: string;
   status: RunStatus;
-  /** How it was swapped (applied runs). */
+  /**
+   * Applied runs: how the entered/left members were found, inside the swap ("atomic") or chunk by
+   * chunk before it ("chunked"). The swap itself is one atomic step either way.
+   */
   path?: "atomic" | "chunked";
   /** Only the follow-up work was left (the swap had happened before a crash). */
   resumed?: boolean;

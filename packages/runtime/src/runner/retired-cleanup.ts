@@ -1,22 +1,22 @@
 /**
  * Deleting a retired segment's Redis keys. A deploy that removes a segment retires its pipeline
- * (the plan's `retiredRedisKeys`); the runtime then deletes, for that segment only:
+ * (the plan's `retiredRedisKeys`: members SET, meta HASH, metrics HASH); the runtime then deletes,
+ * for that segment only:
  *
- * - its members SET, emptied in batches by a script that pops `batchSize` members and removes the
- *   segment's field from each one's entity hash (the customer's segments and metrics) in the same
- *   atomic step, so a cleanup cut short (a crash, Redis down) leaves every remaining field
- *   reachable from the remaining members, and the next attempt finishes the job. Each member
- *   popped leaves the segment: with `exits`, the same step PUBLISHes an `exit` change on the
- *   segment's pub/sub channel and notes the member in a pending SET, which is sent to the changes
- *   topic and then deleted before the next batch (a cleanup cut short sends it first on the next
- *   attempt: at least once, like the mover's changes);
- * - the mover's working keys of the segment: temporary sets of an apply cut short (popped the same
- *   way: their members may carry the field too), staging hashes, the post-swap record and its
+ * - with `exits`, its members SET, emptied in batches by a script that pops `batchSize` members,
+ *   PUBLISHes an `exit` change for each on the segment's pub/sub channel and notes it in a pending
+ *   SET in the same atomic step; the pending SET is sent to the changes topic and then deleted
+ *   before the next batch (a cleanup cut short sends it first on the next attempt: at least once,
+ *   like the mover's changes). Without `exits` the members SET is simply deleted at the end;
+ * - the mover's working keys of the segment: temporary keys of an apply cut short (its new members
+ *   SET, new metrics HASH, entered/left sets, ...), staging keys, the post-swap record and its
  *   outbox entry;
- * - then (optional, default on) a SCAN of every entity hash under the segment's entity prefix,
- *   removing the segment's field where it is left (a members SET that expired before its entity
- *   hashes did), in batches;
- * - last, the meta HASH.
+ * - last, the members, meta and metrics keys (UNLINK). The metrics HASH is one key per segment
+ *   (Redis layout v2): there are no per-entity hashes whose fields need removing.
+ *
+ * A segment retired from a spec stored by an older seg (per-entity hashes, no metrics key) gets its
+ * members and meta keys deleted the same way; the segment's fields in the old per-entity hashes are
+ * left to expire with their TTL (nothing reads them any more).
  *
  * Nothing else is touched: other segments' keys and fields stay. A cleanup is finished when an
  * `audit_log` row `pipeline.redis-cleanup` names the segment and the deploy that retired it; until
@@ -53,13 +53,9 @@ export interface CleanupResult {
   segment: string;
   /** `stopped`: `keepGoing` said stop (the segment was deployed again, or the runtime stops). */
   status: "done" | "stopped";
-  /** Members popped from the members SET and the mover's temporary sets. */
+  /** Members popped from the members SET (announced as exits). */
   members: number;
-  /** Entity hash fields of the segment removed. */
-  entityFields: number;
-  /** Entity hashes looked at by the sweep. */
-  swept: number;
-  /** Other keys deleted (staging, post-swap record, meta, ...). */
+  /** Keys deleted (members, meta, metrics, the mover's temporary and staging keys, post-swap record). */
   keys: number;
   durationMs: number;
 }
@@ -119,62 +115,34 @@ export async function recordCleanup(db: SqlRunner, retired: RetiredPipeline, res
     JSON.stringify({
       version: retired.version,
       keys: retired.redis.keys,
-      entityKeyPrefix: retired.redis.entityKeyPrefix,
       members: result.members,
-      entityFields: result.entityFields,
-      swept: result.swept,
-      otherKeys: result.keys,
+      deletedKeys: result.keys,
       durationMs: result.durationMs,
     }),
   ]);
 }
 
 /**
- * KEYS: a SET of entity ids. ARGV: count, entity key prefix, segment.
- * Pops up to `count` members and removes the segment's field from each one's entity hash.
- * Returns {popped, fields removed}.
- */
-const POP_MEMBERS = `
-local ids = redis.call('SPOP', KEYS[1], ARGV[1])
-local n = 0
-for _, id in ipairs(ids) do n = n + redis.call('HDEL', ARGV[2] .. id, ARGV[3]) end
-return {#ids, n}
-`;
-
-/**
- * KEYS: a SET of entity ids, the pending-exits SET. ARGV: count, entity key prefix, segment,
- * channel, runId, asOf. As POP_MEMBERS, and each member popped leaves: an exit change PUBLISHed on
- * `channel` and the member added to the pending SET (sent to Kafka by the caller).
+ * KEYS: the members SET, the pending-exits SET. ARGV: count, segment, channel, runId, asOf. Pops up
+ * to `count` members; each one leaves: an exit change PUBLISHed on `channel` and the member added to
+ * the pending SET (sent to Kafka by the caller). Returns how many were popped.
  */
 const POP_MEMBERS_EXITING = `
 local ids = redis.call('SPOP', KEYS[1], ARGV[1])
-local n = 0
 for _, id in ipairs(ids) do
-  n = n + redis.call('HDEL', ARGV[2] .. id, ARGV[3])
   redis.call('SADD', KEYS[2], id)
-  redis.call('PUBLISH', ARGV[4], cjson.encode({segment = ARGV[3], entityId = id, change = 'exit', runId = ARGV[5], asOf = ARGV[6]}))
+  redis.call('PUBLISH', ARGV[3], cjson.encode({segment = ARGV[2], entityId = id, change = 'exit', runId = ARGV[4], asOf = ARGV[5]}))
 end
-return {#ids, n}
-`;
-
-/** KEYS: entity hashes. ARGV: segment. Removes the segment's field from each; returns how many were there. */
-const DROP_FIELDS = `
-local n = 0
-for _, k in ipairs(KEYS) do n = n + redis.call('HDEL', k, ARGV[1]) end
-return n
+return #ids
 `;
 
 type Scripts = {
-  segCleanupPop(key: string, count: number, entityKeyPrefix: string, segment: string): Promise<[number, number]>;
-  segCleanupPopExiting(key: string, pending: string, count: number, entityKeyPrefix: string, segment: string, channel: string, runId: string, asOf: string): Promise<[number, number]>;
-  segCleanupDropFields(n: number, ...args: string[]): Promise<number>;
+  segCleanupPopExiting(key: string, pending: string, count: number, segment: string, channel: string, runId: string, asOf: string): Promise<number>;
 };
 
 function scripts(redis: Redis): Scripts {
   const r = redis as unknown as Record<string, unknown>;
-  if (typeof r["segCleanupPop"] !== "function") redis.defineCommand("segCleanupPop", { lua: POP_MEMBERS, numberOfKeys: 1 });
   if (typeof r["segCleanupPopExiting"] !== "function") redis.defineCommand("segCleanupPopExiting", { lua: POP_MEMBERS_EXITING, numberOfKeys: 2 });
-  if (typeof r["segCleanupDropFields"] !== "function") redis.defineCommand("segCleanupDropFields", { lua: DROP_FIELDS });
   return redis as unknown as Scripts;
 }
 
@@ -183,8 +151,6 @@ export function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }
 
-const escapeRe = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-
 /** Options of {@link cleanupRetiredSegment}. */
 export interface CleanupOptions {
   redis: Redis;
@@ -192,12 +158,10 @@ export interface CleanupOptions {
   prefix: string;
   /** Members per script call and keys per SCAN step (default 1,000). */
   batchSize?: number;
-  /** SCAN every entity hash under the prefix for left-over fields (default true). */
-  sweepEntities?: boolean;
   /** Checked between batches: false stops the cleanup (the segment was deployed again, the runtime stops). */
   keepGoing?: () => boolean;
   /** Called after each batch (tests stop a cleanup half-way here). */
-  onBatch?: (step: "members" | "temporary" | "staging" | "sweep", count: number) => void | Promise<void>;
+  onBatch?: (step: "members" | "temporary" | "staging", count: number) => void | Promise<void>;
   /**
    * Announce the members' exits (see the file comment): `send` puts changes on the changes topic;
    * they carry `runId` and `asOf` (see {@link retirementChange}). Without it, members leave silently.
@@ -229,16 +193,15 @@ async function* scanKeys(redis: Redis, head: string, tail: RegExp, count: number
   } while (cursor !== "0");
 }
 
-/** Deletes a retired segment's Redis keys and fields (see the file comment). Idempotent. */
+/** Deletes a retired segment's Redis keys (see the file comment). Idempotent. */
 export async function cleanupRetiredSegment(retired: Pick<RetiredPipeline, "segment" | "redis">, options: CleanupOptions): Promise<CleanupResult> {
   const started = Date.now();
   const { redis, prefix } = options;
   const segment = retired.segment;
   const batch = Math.max(1, options.batchSize ?? 1_000);
-  const [membersKey, ...otherKeys] = retired.redis.keys;
-  const entityPrefix = retired.redis.entityKeyPrefix;
+  const membersKey = retired.redis.keys[0];
   const run = scripts(redis);
-  const result: CleanupResult = { segment, status: "done", members: 0, entityFields: 0, swept: 0, keys: 0, durationMs: 0 };
+  const result: CleanupResult = { segment, status: "done", members: 0, keys: 0, durationMs: 0 };
   const stop = () => options.keepGoing !== undefined && !options.keepGoing();
   const finish = (status: CleanupResult["status"]) => ({ ...result, status, durationMs: Date.now() - started });
 
@@ -253,40 +216,29 @@ export async function cleanupRetiredSegment(retired: Pick<RetiredPipeline, "segm
     await redis.unlink(pending);
   };
 
-  /** Empties a SET of entity ids, removing the segment's field of each (members: announcing their exits). */
-  const drain = async (key: string, step: "members" | "temporary"): Promise<boolean> => {
-    for (;;) {
-      if (stop()) return false;
-      const [popped, fields] =
-        step === "members" && exits !== undefined
-          ? await run.segCleanupPopExiting(key, pending, batch, entityPrefix, segment, changesChannel(prefix, segment), exits.runId, exits.asOf)
-          : await run.segCleanupPop(key, batch, entityPrefix, segment);
-      await sendPending();
-      result.members += Number(popped);
-      result.entityFields += Number(fields);
-      if (Number(popped) === 0) return true;
-      await options.onBatch?.(step, Number(popped));
-    }
-  };
-
-  // Exits popped by an attempt cut short go out first.
+  // Exits popped by an attempt cut short go out first; then every member leaves, batch by batch.
   await sendPending();
-  if (membersKey !== undefined && !(await drain(membersKey, "members"))) return finish("stopped");
-
-  // The mover's temporary keys of this segment: `<prefix>mover:tmp:<segment>:<runId>:<set|entered|left|old>`.
-  const tmpHead = `${prefix}mover:tmp:${segment}:`;
-  for await (const keys of scanKeys(redis, tmpHead, /^[^:]+:(set|entered|left|old)$/, batch)) {
-    for (const key of keys) {
-      const type = await redis.type(key);
-      if (type === "set") {
-        if (!(await drain(key, "temporary"))) return finish("stopped");
-      }
-      result.keys += await redis.unlink(key);
+  if (exits !== undefined && membersKey !== undefined && membersKey !== "") {
+    for (;;) {
+      if (stop()) return finish("stopped");
+      const popped = Number(await run.segCleanupPopExiting(membersKey, pending, batch, segment, changesChannel(prefix, segment), exits.runId, exits.asOf));
+      await sendPending();
+      result.members += popped;
+      if (popped === 0) break;
+      await options.onBatch?.("members", popped);
     }
   }
 
-  // Staging hashes `<prefix>staging:<segment>:<runId>`, the post-swap record and the outbox entry.
-  for await (const keys of scanKeys(redis, `${prefix}staging:${segment}:`, /^[^:]+$/, batch)) {
+  // The mover's temporary keys of this segment: `<prefix>mover:tmp:<segment>:<runId>:<kind>` (the
+  // new members SET and metrics HASH of an apply cut short, its entered/left/old sets, ...).
+  for await (const keys of scanKeys(redis, `${prefix}mover:tmp:${segment}:`, /^[^:]+:[a-z][a-z0-9-]*$/, batch)) {
+    if (stop()) return finish("stopped");
+    result.keys += await redis.unlink(...keys);
+    await options.onBatch?.("temporary", keys.length);
+  }
+
+  // Staging keys `<prefix>staging:<segment>:<runId>[:<kind>]`, the post-swap record and the outbox entry.
+  for await (const keys of scanKeys(redis, `${prefix}staging:${segment}:`, /^[^:]+(:[a-z][a-z0-9-]*)?$/, batch)) {
     if (stop()) return finish("stopped");
     result.keys += await redis.unlink(...keys);
     await options.onBatch?.("staging", keys.length);
@@ -294,34 +246,20 @@ export async function cleanupRetiredSegment(retired: Pick<RetiredPipeline, "segm
   result.keys += await redis.unlink(postSwapKey(prefix, segment));
   await redis.srem(outboxKey(prefix), segment);
 
-  if (options.sweepEntities !== false && entityPrefix !== "") {
-    let cursor = "0";
-    do {
-      if (stop()) return finish("stopped");
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${escapeGlob(entityPrefix)}*`, "COUNT", batch, "TYPE", "hash");
-      cursor = next;
-      result.swept += keys.length;
-      if (keys.length > 0) {
-        result.entityFields += Number(await run.segCleanupDropFields(keys.length, ...keys, segment));
-        await options.onBatch?.("sweep", keys.length);
-      }
-    } while (cursor !== "0");
-  }
-
   if (stop()) return finish("stopped");
-  const rest = [membersKey, ...otherKeys].filter((k): k is string => k !== undefined && k !== "");
-  if (rest.length > 0) result.keys += await redis.unlink(...rest);
+  // Members (what is left of it), meta and metrics together: UNLINK frees big values off the main thread.
+  const served = retired.redis.keys.filter((k) => k !== "");
+  if (served.length > 0) result.keys += await redis.unlink(...served);
   return finish("done");
 }
 
 /** The cleanup metrics. */
 export interface CleanupMetrics {
   cleanups: Counter<"status">;
-  fields: Counter;
   pending: Gauge;
 }
 
-/** Registers (or finds) the cleanup metrics: `seg_retired_cleanups_total{status}`, `seg_retired_fields_deleted_total`, `seg_retired_cleanups_pending`. */
+/** Registers (or finds) the cleanup metrics: `seg_retired_cleanups_total{status}`, `seg_retired_cleanups_pending`. */
 export async function createCleanupMetrics(registry: Registry): Promise<CleanupMetrics> {
   const prom = await import("prom-client");
   const registers = [registry];
@@ -336,10 +274,6 @@ export async function createCleanupMetrics(registry: Registry): Promise<CleanupM
           labelNames: ["status"] as const,
           registers,
         }),
-    ),
-    fields: get(
-      "seg_retired_fields_deleted_total",
-      () => new prom.Counter({ name: "seg_retired_fields_deleted_total", help: "Entity hash fields of retired segments deleted.", registers }),
     ),
     pending: get(
       "seg_retired_cleanups_pending",
@@ -358,7 +292,6 @@ export interface RetiredCleanerOptions {
   metrics: CleanupMetrics;
   log?: RunnerLog;
   batchSize?: number;
-  sweepEntities?: boolean;
   /** First and longest wait before trying a failed pass again (defaults 1 s and 30 s). */
   retryMinMs?: number;
   retryMaxMs?: number;
@@ -435,12 +368,10 @@ export class RetiredCleaner {
         redis,
         prefix,
         ...(this.options.batchSize !== undefined ? { batchSize: this.options.batchSize } : {}),
-        ...(this.options.sweepEntities !== undefined ? { sweepEntities: this.options.sweepEntities } : {}),
         ...(this.options.onBatch ? { onBatch: this.options.onBatch } : {}),
         keepGoing: () => !this.closed && !this.options.isActive(r.segment),
         ...(this.options.sendChanges ? { exits: { send: this.options.sendChanges, ...retirementChange(r.deployId, r.retiredAt, again ? new Date() : undefined) } } : {}),
       });
-      metrics.fields.inc(result.entityFields);
       if (result.status !== "done") {
         if (this.closed) {
           this.log("info", `stopped deleting the Redis keys of ${r.segment} (the runtime stops); the next start finishes it`);
@@ -456,8 +387,6 @@ export class RetiredCleaner {
       this.log("info", `deleted the Redis keys of retired segment ${r.segment}${again ? " (again: the mover applied a run after it was retired)" : ""}`, {
         deploy: r.deployId,
         members: result.members,
-        entityFields: result.entityFields,
-        swept: result.swept,
         keys: result.keys,
         durationMs: result.durationMs,
       });

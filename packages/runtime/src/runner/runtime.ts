@@ -89,9 +89,9 @@ export interface RuntimeOptions {
   sessionTimeoutMs?: number;
   /**
    * Delete retired segments' Redis keys (default: when the mover runs). See retired-cleanup.ts;
-   * `batchSize`, `sweepEntities` and `onBatch` (tests) go to the cleanup.
+   * `batchSize` and `onBatch` (tests) go to the cleanup.
    */
-  cleanupRetired?: boolean | Pick<RetiredCleanerOptions, "batchSize" | "sweepEntities" | "onBatch" | "retryMinMs" | "retryMaxMs">;
+  cleanupRetired?: boolean | Pick<RetiredCleanerOptions, "batchSize" | "onBatch" | "retryMinMs" | "retryMaxMs">;
 }
 
 /** One finished run. */

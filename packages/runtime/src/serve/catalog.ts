@@ -16,7 +16,7 @@ import type { Queryable } from "../auth/tokens.js";
 export interface CatalogSegment extends SegmentHeader {
   version: string;
   deployedAt: Date;
-  redis: { membersKey: string; metaKey: string; entityKeyPrefix: string };
+  redis: { membersKey: string; metaKey: string; metricsKey: string };
   metrics: { name: string; type: string }[];
   refreshSeconds: number;
   ttlSeconds: number;
@@ -29,7 +29,7 @@ interface Row {
   updated_at: Date;
   metadata: { title?: string | null; description?: string | null; owner?: string | null; tags?: string[] } | null;
   entity: string | null;
-  redis: { membersKey?: string; metaKey?: string; entityKeyPrefix?: string } | null;
+  redis: { membersKey?: unknown; metaKey?: unknown; metricsKey?: unknown } | null;
   metrics: { name: string; type: string }[] | null;
   refresh_seconds: number | null;
   ttl_seconds: number | null;
@@ -39,7 +39,7 @@ interface Row {
 export class SegmentCatalog extends EventEmitter {
   private bySegment = new Map<string, CatalogSegment>();
   private retiredNames = new Set<string>();
-  private byEntityPrefix = new Map<string, CatalogSegment[]>();
+  private byEntity = new Map<string, CatalogSegment[]>();
   private readonly reloader: NotifyReloader;
 
   constructor(
@@ -92,8 +92,11 @@ export class SegmentCatalog extends EventEmitter {
         continue;
       }
       const redis = row.redis;
-      // A spec without its Redis keys cannot be served (the deploy store validates specs, so this is defensive).
-      if (!redis?.membersKey || !redis.metaKey || !redis.entityKeyPrefix || !row.entity) continue;
+      // A spec without its Redis keys cannot be served (the deploy store validates specs, so this
+      // is defensive). A spec stored by an older seg (per-entity hashes: `entityKeyPrefix`, no
+      // `metricsKey`) is skipped too, until a deploy of this version replaces it.
+      const key = (v: unknown): v is string => typeof v === "string" && v !== "";
+      if (!key(redis?.membersKey) || !key(redis.metaKey) || !key(redis.metricsKey) || !row.entity) continue;
       out.push({
         name: row.segment,
         title: row.metadata?.title ?? null,
@@ -103,7 +106,7 @@ export class SegmentCatalog extends EventEmitter {
         entity: row.entity,
         version: row.version,
         deployedAt: row.updated_at,
-        redis: { membersKey: redis.membersKey, metaKey: redis.metaKey, entityKeyPrefix: redis.entityKeyPrefix },
+        redis: { membersKey: redis.membersKey, metaKey: redis.metaKey, metricsKey: redis.metricsKey },
         metrics: row.metrics ?? [],
         refreshSeconds: row.refresh_seconds ?? 0,
         ttlSeconds: row.ttl_seconds ?? 0,
@@ -116,13 +119,13 @@ export class SegmentCatalog extends EventEmitter {
   set(segments: readonly CatalogSegment[], retired: readonly string[] = []): void {
     this.bySegment = new Map(segments.map((s) => [s.name, s]));
     this.retiredNames = new Set(retired);
-    const byPrefix = new Map<string, CatalogSegment[]>();
+    const byEntity = new Map<string, CatalogSegment[]>();
     for (const s of segments) {
-      const list = byPrefix.get(s.redis.entityKeyPrefix) ?? [];
+      const list = byEntity.get(s.entity) ?? [];
       list.push(s);
-      byPrefix.set(s.redis.entityKeyPrefix, list);
+      byEntity.set(s.entity, list);
     }
-    this.byEntityPrefix = byPrefix;
+    this.byEntity = byEntity;
   }
 
   /** An active segment by name. */
@@ -145,8 +148,8 @@ export class SegmentCatalog extends EventEmitter {
     return [...this.bySegment.values()];
   }
 
-  /** Active segments grouped by their entity hash prefix (one group per entity type in practice). */
+  /** Active segments grouped by entity type (name → its segments). */
   entityGroups(): ReadonlyMap<string, CatalogSegment[]> {
-    return this.byEntityPrefix;
+    return this.byEntity;
   }
 }

@@ -14,6 +14,7 @@ export {
   decodeCursor,
   defineServeScripts,
   encodeCursor,
+  metricsIndexKey,
   parseMetrics,
   readEntitySegments,
   readMember,
@@ -22,6 +23,6 @@ export {
   segmentIndexKey,
   writeSegmentIndex,
 } from "./reads.js";
-export type { MemberCheck, MembersCursor, MembersPage, SegmentState } from "./reads.js";
+export type { IndexedSegment, MemberCheck, MembersCursor, MembersPage, SegmentState } from "./reads.js";
 export { DEFAULT_PAGE_LIMIT, MAX_ENTITY_ID, MAX_PAGE_LIMIT, MAX_SEGMENT_NAME, routeSchemas } from "./schemas.js";
 export { PgListener, openPool } from "./pg.js";

@@ -578,17 +578,16 @@ async function buildApp(d: AppDeps): Promise<FastifyInstance> {
     handler: async (req) => {
       const { segment, entityId } = req.params as { segment: string; entityId: string };
       const seg = segmentOr404(segment);
-      const m = await readMember(redis, seg.name, seg.redis, entityId);
+      const m = await readMember(redis, seg.redis, entityId);
       return { segment: seg.name, entityId, member: m.member, metrics: m.metrics, runId: m.runId, asOf: m.asOf };
     },
   });
 
-  // Per entity type (entity hash prefix): its active segments and the key of their index in Redis.
-  let indexes: { entityKeyPrefix: string; entity: string; key: string; segments: CatalogSegment[] }[] = [];
+  // Per entity type: its active segments and the key of their index in Redis.
+  let indexes: { entity: string; key: string; segments: CatalogSegment[] }[] = [];
   const writeIndexes = async () => {
-    const next = [...catalog.entityGroups()].map(([entityKeyPrefix, segments]) => ({
-      entityKeyPrefix,
-      entity: segments[0]!.entity,
+    const next = [...catalog.entityGroups()].map(([entity, segments]) => ({
+      entity,
       key: segmentIndexKey(d.prefix, segments),
       segments,
     }));
@@ -609,7 +608,7 @@ async function buildApp(d: AppDeps): Promise<FastifyInstance> {
       const entity = (req.query as { entity?: string }).entity;
       // One script per entity type (one in practice: no Promise.all then), all in flight together.
       const wanted = entity === undefined ? indexes : indexes.filter((x) => x.entity === entity);
-      const read = (x: (typeof indexes)[number]) => readEntitySegments(redis, x.entityKeyPrefix, entityId, x);
+      const read = (x: (typeof indexes)[number]) => readEntitySegments(redis, entityId, x);
       const replies = wanted.length === 1 ? [await read(wanted[0]!)] : await Promise.all(wanted.map(read));
       const found: { segment: string; entity: string; title: string | null; metrics: Record<string, unknown> }[] = [];
       for (const reply of replies) {

@@ -92,12 +92,12 @@ describe("deployProject", () => {
     // cart_abandoners went back to a version already stored: no new version row
     expect((await t.counts(db))["pipeline_versions"]).toBe(before["pipeline_versions"]);
     expect(r.retiredRedisKeys).toEqual([
-      { segment: "vip_outreach", keys: ["seg:segment:vip_outreach:members", "seg:segment:vip_outreach:meta"], entityKeyPrefix: "seg:entity:customer:" },
+      { segment: "vip_outreach", keys: ["seg:segment:vip_outreach:members", "seg:segment:vip_outreach:meta", "seg:segment:vip_outreach:metrics"] },
     ]);
     const row = await db.client.query(`SELECT status, retired_at IS NOT NULL AS retired FROM "${db.schema}".pipelines WHERE segment = 'vip_outreach'`);
     expect(row.rows[0]).toEqual({ status: "retired", retired: true });
     const change = await db.client.query(`SELECT action, to_version, details FROM "${db.schema}".deploy_changes WHERE deploy_id = $1 AND segment = 'vip_outreach'`, [r.deployId]);
-    expect(change.rows[0]).toMatchObject({ action: "removed", to_version: null, details: { redis: { keys: ["seg:segment:vip_outreach:members", "seg:segment:vip_outreach:meta"] } } });
+    expect(change.rows[0]).toMatchObject({ action: "removed", to_version: null, details: { redis: { keys: ["seg:segment:vip_outreach:members", "seg:segment:vip_outreach:meta", "seg:segment:vip_outreach:metrics"] } } });
     // Deploying the same project again leaves the retired segment alone.
     expect((await deployProject(db, { specs: removed.specs, schemas: removed.schemas, actor: "dave" })).noop).toBe(true);
   });

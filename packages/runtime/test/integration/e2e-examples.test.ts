@@ -1,8 +1,8 @@
 /**
  * End to end: the example events produced to their raw topics, the example project deployed,
  * `seg run runtime --once` (ingestion → validated topics → embedded jobs → results topic → mover →
- * Redis), then every example segment's members (and carried metrics) in Redis equal `seg eval`
- * of the same events at the same as_of.
+ * Redis), then every example segment's members (and carried metrics, in its metrics hash) in Redis
+ * equal `seg eval` of the same events at the same as_of.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DeployedExamples, evalProject, runBuiltCli, setMembers } from "../support/runner-fixtures.js";
@@ -37,12 +37,15 @@ describe("the example project end to end", () => {
       const meta = await redis.hgetall(spec.outputs.redis.metaKey);
       expect(meta["asOf"], spec.id).toBe(AS_OF);
       expect(Number(meta["size"]), spec.id).toBe(want.size);
-      // Carried metrics: the per-entity hash holds the segment's metrics JSON.
-      for (const id of members) {
-        const text = await redis.hget(`${spec.outputs.redis.entityKeyPrefix}${id}`, spec.id);
-        expect(JSON.parse(text ?? "null"), `${spec.id} ${id}`).toEqual(want.metrics[id] ?? {});
-      }
+      // Carried metrics: the segment's metrics hash has one field per member (exactly the
+      // members), each the member's metrics JSON.
+      const metrics = await redis.hgetall(spec.outputs.redis.metricsKey);
+      expect(Object.keys(metrics).sort(), spec.id).toEqual(members);
+      for (const id of members) expect(JSON.parse(metrics[id]!), `${spec.id} ${id}`).toEqual(want.metrics[id] ?? {});
+      expect(await redis.ttl(spec.outputs.redis.metricsKey), spec.id).toBeGreaterThan(0);
     }
+    // Redis layout v2: no per-entity keys.
+    expect(await redis.keys(`${project.redisPrefix}entity:*`)).toEqual([]);
 
     const db = project.db;
     const runs = await db.client.query<{ segment: string; status: string; as_of: Date; rows: string; engine: string }>(

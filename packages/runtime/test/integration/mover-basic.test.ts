@@ -83,7 +83,7 @@ const run = (segment: string, runId: string, asOf: string, m: RunSpec["members"]
 
 
 describe("the results mover", () => {
-  it("lands a run of N members exactly (set, meta, entity hashes), then frees its staging", async () => {
+  it("lands a run of N members exactly (set, meta, metrics hash), then frees its staging", async () => {
     const s = await setup();
     const r = run("high_value", "run-1", "2026-11-01T00:00:00Z", members(0, 5_000));
     await produceRun(env.producer, s.resultsTopic, r);
@@ -100,13 +100,14 @@ describe("the results mover", () => {
     expect(await metricValue(s.registry, "seg_mover_results_moved_total")).toBe(5_000);
   });
 
-  it("lands a large run through staging and the chunked path exactly", async () => {
-    const s = await setup({ mover: { runMemoryLimit: 2_000, atomicMaxMembers: 1_000, chunkSize: 700 } });
+  it("stages a run while reading it, and lands a large one (entered members found chunk by chunk) exactly", async () => {
+    const s = await setup({ mover: { diffMaxMembers: 10_000, chunkSize: 700 } });
     const r = run("big", "run-1", "2026-11-01T00:00:00Z", members(0, 30_000));
     await produceRun(env.producer, s.resultsTopic, r, { marker: false });
-    // Members beyond the memory limit are staged in Redis before the marker arrives, with a TTL.
+    // Members are staged in Redis (new set and metrics hash) before the marker arrives, with a TTL.
     const staging = `${s.prefix}staging:big:run-1`;
     await until(async () => (await env.redis.hlen(staging)) === 30_000, 30_000, "all members staged");
+    expect(await env.redis.scard(`${s.prefix}mover:tmp:big:run-1:set`)).toBe(30_000);
     expect(await env.redis.ttl(staging)).toBeGreaterThan(0);
     expect(s.mover.stats().inMemoryMembers).toBe(0);
     await produceMarker(env.producer, s.resultsTopic, r);
@@ -121,7 +122,7 @@ describe("the results mover", () => {
   for (const path of ["atomic", "chunked"] as const) {
     it(`replaces a run atomically (${path} path): concurrent readers see the old or the new set, never a mix`, async () => {
       const n = path === "atomic" ? 3_000 : 20_000;
-      const s = await setup({ mover: path === "atomic" ? { atomicMaxMembers: 10_000 } : { atomicMaxMembers: 1_000, runMemoryLimit: 5_000, chunkSize: 500 } });
+      const s = await setup({ mover: path === "atomic" ? {} : { diffMaxMembers: 10_000, chunkSize: 500 } });
       const t = s.target("churn");
       const r1 = run("churn", "run-1", "2026-11-01T00:00:00Z", members(0, n, "r1"));
       const r2 = run("churn", "run-2", "2026-11-02T00:00:00Z", members(n / 4, n, "r2"));
@@ -140,20 +141,17 @@ describe("the results mover", () => {
         const c = new Redis(env.redisUrl);
         while (!stop) {
           const tx = c.multi().smembers(t.redis.membersKey).hgetall(t.redis.metaKey).scard(t.redis.membersKey);
-          if (path === "atomic") for (const id of [leaver, stayer, entrant]) tx.hget(`${t.redis.entityKeyPrefix}${id}`, "churn");
+          for (const id of [leaver, stayer, entrant]) tx.hget(t.redis.metricsKey, id);
           const res = (await tx.exec())!.map(([, v]) => v);
           const set = (res[0] as string[]).sort();
           const meta = res[1] as Record<string, string>;
           const card = res[2] as number;
           const isOld = same(set, set1) && meta["runId"] === "run-1" && meta["size"] === String(n) && card === n;
           const isNew = same(set, set2) && meta["runId"] === "run-2" && meta["size"] === String(n) && card === n;
-          let entitiesOk = true;
-          if (path === "atomic") {
-            const [l, st, e] = res.slice(3) as (string | null)[];
-            entitiesOk = isOld
-              ? l === JSON.stringify(r1.members.get(leaver)) && st === JSON.stringify(r1.members.get(stayer)) && e === null
-              : l === null && st === JSON.stringify(r2.members.get(stayer)) && e === JSON.stringify(r2.members.get(entrant));
-          }
+          const [l, st, e] = res.slice(3) as (string | null)[];
+          const entitiesOk = isOld
+            ? l === JSON.stringify(r1.members.get(leaver)) && st === JSON.stringify(r1.members.get(stayer)) && e === null
+            : l === null && st === JSON.stringify(r2.members.get(stayer)) && e === JSON.stringify(r2.members.get(entrant));
           if (isOld && entitiesOk) seen.old++;
           else if (isNew && entitiesOk) seen.new++;
           else seen.mixed.push(`runId=${meta["runId"]} size=${meta["size"]} set=${set.length} entities=${entitiesOk}`);
@@ -206,7 +204,7 @@ describe("the results mover", () => {
   });
 
   it("sets a TTL on every key it writes", async () => {
-    const s = await setup({ ttlSeconds: 600, mover: { runMemoryLimit: 30, atomicMaxMembers: 50 } });
+    const s = await setup({ ttlSeconds: 600 });
     const r1 = run("ttl_seg", "run-1", "2026-11-01T00:00:00Z", members(0, 500));
     const r2 = run("ttl_seg", "run-2", "2026-11-02T00:00:00Z", members(250, 40));
     await produceRun(env.producer, s.resultsTopic, r1);
@@ -226,13 +224,14 @@ describe("the results mover", () => {
     expect(during.some(([k]) => k.includes(":staging:"))).toBe(true);
     await produceMarker(env.producer, s.resultsTopic, r2);
     await s.mover.waitForRun("ttl_seg", "run-2");
-    // Until its change messages are published, the swap's outbox (record, entered/left sets, old
-    // set) is there too, with the staging TTL.
+    // Until its change messages are published, the swap's outbox (record, entered/left sets) is
+    // there too, with the staging TTL.
     const outbox = await check();
     expect(outbox.filter(([, ttl]) => ttl <= 0)).toEqual([]);
     await s.mover.changesPublished();
     const after = await check();
-    expect(after.length).toBe(2 + 40);
+    // The members set, the metrics hash and the meta.
+    expect(after.map(([k]) => k).sort()).toEqual([s.target("ttl_seg").redis.membersKey, s.target("ttl_seg").redis.metaKey, s.target("ttl_seg").redis.metricsKey].sort());
     expect(after.filter(([, ttl]) => ttl <= 0 || ttl > 600)).toEqual([]);
     expect(after.filter(([, ttl]) => ttl < 590)).toEqual([]);
   });
@@ -292,7 +291,7 @@ describe("the results mover", () => {
     await produceMarker(env.producer, s.resultsTopic, r, 2);
     const half = new Map([...r.members].slice(0, 1_500));
     await produceRun(env.producer, s.resultsTopic, { ...r, members: half }, { marker: false, memberPartition: (i) => i % 2 });
-    await until(() => s.mover.stats().inMemoryMembers === 1_500, 20_000, "half of the members read");
+    await until(async () => (await env.redis.hlen(`${s.prefix}staging:split:run-1`)) === 1_500, 20_000, "half of the members read and staged");
     expect(s.outcomes).toEqual([]);
     expect(await env.redis.exists(s.target("split").redis.metaKey)).toBe(0);
     // Nothing of the pending run is committed: the partitions' commits stay at its first messages.

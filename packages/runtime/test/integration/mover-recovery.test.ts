@@ -40,7 +40,7 @@ interface Scenario {
   prefix: string;
   target: SegmentTarget;
   childConfig: (extra?: Partial<ChildConfig>) => ChildConfig;
-  startInProcess: (url?: string, extra?: { runMemoryLimit?: number; atomicMaxMembers?: number }) => Promise<{ mover: Mover; registry: Registry; outcomes: RunOutcome[] }>;
+  startInProcess: (url?: string, extra?: { diffMaxMembers?: number }) => Promise<{ mover: Mover; registry: Registry; outcomes: RunOutcome[] }>;
 }
 
 const SEGMENT = "crashy";
@@ -99,7 +99,7 @@ async function waitForChildOutcome(child: MoverChild, runId: string, timeoutMs =
 describe("the results mover after a crash", () => {
   it("kill -9 while a run is being staged: the restarted mover re-reads from the last commit and lands the run exactly", async () => {
     const s = await scenario();
-    const child = spawnMoverChild(s.childConfig({ runMemoryLimit: 1_000, atomicMaxMembers: 1_000, chunkSize: 500 }));
+    const child = spawnMoverChild(s.childConfig({ chunkSize: 500 }));
     children.push(child);
     await child.ready;
     const r1 = run("run-1", "2026-11-01T00:00:00Z", members(0, 5_000, "r1"));
@@ -113,7 +113,7 @@ describe("the results mover after a crash", () => {
     expect((await child.exited).signal).toBe("SIGKILL");
 
     await produceRun(env.producer, s.resultsTopic, { ...r2, members: new Map([...r2.members].slice(10_000)), rows: r2.members.size });
-    const { mover, outcomes } = await s.startInProcess(undefined, { runMemoryLimit: 1_000, atomicMaxMembers: 1_000 });
+    const { mover, outcomes } = await s.startInProcess();
     expect(await mover.waitForRun(SEGMENT, "run-2")).toMatchObject({ status: "applied", size: 20_000 });
     expect(outcomes.filter((o) => o.status === "applied").map((o) => o.runId)).toEqual(["run-2"]);
     expect(await segmentMatches(env.redis, s.target, r2, r1.members.keys())).toEqual([]);
@@ -124,7 +124,7 @@ describe("the results mover after a crash", () => {
   });
 
   const phases: { phase: NonNullable<ChildConfig["crashAt"]>; path: "atomic" | "chunked" }[] = [
-    { phase: "entities-written", path: "chunked" },
+    { phase: "prepared", path: "chunked" },
     { phase: "swapped", path: "chunked" },
     { phase: "swapped", path: "atomic" },
     { phase: "changes-published", path: "chunked" },
@@ -133,7 +133,8 @@ describe("the results mover after a crash", () => {
     it(`kill -9 at "${phase}" of a ${path} apply: the restart finishes the run (and its change messages) exactly`, async () => {
       const s = await scenario();
       const n = path === "atomic" ? 2_000 : 12_000;
-      const limits = path === "atomic" ? { atomicMaxMembers: 10_000 } : { atomicMaxMembers: 1_000, runMemoryLimit: 4_000 };
+      // Chunked: the entered and left members are found chunk by chunk before the swap.
+      const limits = path === "atomic" ? {} : { diffMaxMembers: 5_000 };
       const child = spawnMoverChild({ ...s.childConfig(limits), crashAt: phase, crashRun: "run-2" });
       children.push(child);
       await child.ready;
@@ -207,7 +208,7 @@ describe("the results mover when Redis restarts mid-run", () => {
   for (const when of ["while the mover is idle", "while the mover is writing"] as const) {
     it(`Redis shut down (nosave) and started again ${when}: the mover retries, reads the run again and ends consistent`, async () => {
       const s = await scenario({ redisUrl: priv.url, redis: privClient });
-      const { mover, registry } = await s.startInProcess(priv.url, { runMemoryLimit: 500, atomicMaxMembers: 1_000 });
+      const { mover, registry } = await s.startInProcess(priv.url);
       const r1 = run("run-1", "2026-11-01T00:00:00Z", members(0, 2_000, "r1"));
       const r2 = run("run-2", "2026-11-02T00:00:00Z", members(1_000, 6_000, "r2"));
       await produceRun(env.producer, s.resultsTopic, r1);

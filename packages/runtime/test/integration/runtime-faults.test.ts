@@ -127,13 +127,18 @@ class Case {
     for (const spec of this.specs) {
       const want = expected[spec.id]!;
       const r = spec.outputs.redis;
-      const [members, meta] = await Promise.all([redis.smembers(r.membersKey), redis.hgetall(r.metaKey)]);
+      // Members, meta and metrics read in one MULTI: one snapshot.
+      const [[, members], [, meta], [, metrics]] = (await redis.multi().smembers(r.membersKey).hgetall(r.metaKey).hgetall(r.metricsKey).exec()) as [
+        [unknown, string[]],
+        [unknown, Record<string, string>],
+        [unknown, Record<string, string>],
+      ];
       let ok = meta["asOf"] === AS_OF && Number(meta["size"]) === want.size && JSON.stringify(members.sort()) === JSON.stringify([...want.members].sort());
-      if (ok && members.length > 0) {
-        const p = redis.pipeline();
-        for (const id of members) p.hget(`${r.entityKeyPrefix}${id}`, spec.id);
-        const values = (await p.exec()) ?? [];
-        ok = members.every((id, i) => JSON.stringify(JSON.parse(String(values[i]?.[1] ?? "null"))) === JSON.stringify(want.metrics[id] ?? {}));
+      // The metrics hash has exactly one field per member, the member's metrics JSON.
+      if (ok) {
+        ok =
+          JSON.stringify(Object.keys(metrics).sort()) === JSON.stringify(members) &&
+          members.every((id) => JSON.stringify(JSON.parse(metrics[id]!)) === JSON.stringify(want.metrics[id] ?? {}));
       }
       if (!ok) bad.push(spec.id);
     }

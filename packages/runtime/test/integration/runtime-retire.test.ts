@@ -1,9 +1,10 @@
 /**
  * Retiring a segment deletes its Redis keys: two example segments deployed and run by the runtime
  * (real Kafka, PostgreSQL, Redis), one of them retired by a deploy; the running runtime then
- * deletes exactly that segment's keys (members, meta, its field in every entity hash, the mover's
- * staging and temporary keys of it) and nothing else, and records it in the audit log. A cleanup
- * cut short is finished by the next start; a very large set is deleted in batches.
+ * deletes exactly that segment's keys (members, meta, metrics, the mover's staging and temporary
+ * keys of it) and nothing else, and records it in the audit log. A cleanup cut short is finished
+ * by the next start; a very large set is deleted in batches; a segment retired from a spec of the
+ * old layout (per-entity hashes) gets its members and meta keys deleted.
  */
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,6 +21,7 @@ import {
   readEntitySegments,
   readRetiredPipelines,
   readRuntimeStatus,
+  retiredRedisKeys,
   retirementChange,
   segmentIndexKey,
   startRuntime,
@@ -33,18 +35,13 @@ import { DeployedExamples, deploySpecs, dumpRedis, evalProject, redisUrl, until,
 
 const AS_OF = "2026-11-01T00:00:00.000Z";
 
-/** `before` without the retired segment's keys and entity fields. */
+/** `before` without the retired segment's keys. */
 function withoutSegment(before: Record<string, DumpedValue>, spec: PipelineSpec, prefix: string): Record<string, DumpedValue> {
   const out: Record<string, DumpedValue> = {};
   const r = spec.outputs.redis;
-  const mine = [r.membersKey, r.metaKey, postSwapKey(prefix, spec.id), outboxKey(prefix)];
+  const mine = [r.membersKey, r.metaKey, r.metricsKey, postSwapKey(prefix, spec.id), outboxKey(prefix)];
   for (const [key, value] of Object.entries(before)) {
     if (mine.includes(key) || key.startsWith(`${prefix}staging:${spec.id}:`) || key.startsWith(`${prefix}mover:tmp:${spec.id}:`)) continue;
-    if (key.startsWith(r.entityKeyPrefix) && "hash" in value) {
-      const fields = Object.fromEntries(Object.entries(value.hash).filter(([f]) => f !== spec.id));
-      if (Object.keys(fields).length > 0) out[key] = { hash: fields };
-      continue;
-    }
     out[key] = value;
   }
   return out;
@@ -115,7 +112,7 @@ describe("retiring a segment deletes its Redis keys", () => {
     await project.cleanUp();
   });
 
-  it("the running runtime deletes exactly the retired segment's keys and fields, and records it", async () => {
+  it("the running runtime deletes exactly the retired segment's keys, and records it", async () => {
     const rt = await start();
     await until(async () => ((await metaRunId(keep)) && (await metaRunId(gone)) ? true : undefined), "both segments in Redis");
     await settled();
@@ -124,23 +121,24 @@ describe("retiring a segment deletes its Redis keys", () => {
     expect(goneMembers).toEqual([...expected[gone.id]!.members].sort());
     expect(goneMembers.length).toBeGreaterThan(0);
     expect((await redis.smembers(keep.outputs.redis.membersKey)).sort()).toEqual([...expected[keep.id]!.members].sort());
+    // Layout v2: one metrics hash per segment, a field per member; no per-entity keys.
+    const metricsOf = async (spec: PipelineSpec) => Object.keys(await redis.hgetall(spec.outputs.redis.metricsKey)).sort();
+    expect(await metricsOf(gone)).toEqual(goneMembers);
+    expect(await metricsOf(keep)).toEqual([...expected[keep.id]!.members].sort());
 
     // What a crashed mover may leave of the segment, and keys that only look alike.
-    const entity = gone.outputs.redis.entityKeyPrefix;
     await redis
       .multi()
       .hset(`${prefix}staging:${gone.id}:999999`, "c-1", "{}")
       .hset(`${prefix}staging:${gone.id}_old:5`, "c-1", "{}")
       .hset(`${prefix}staging:${keep.id}:999999`, "c-1", "{}")
       .sadd(`${prefix}mover:tmp:${gone.id}:999999:set`, "ghost-1")
-      .hset(`${entity}ghost-1`, gone.id, "{}", "unrelated", "1")
-      .hset(`${entity}orphan-1`, gone.id, "{}", keep.id, "{}")
+      .hset(`${prefix}mover:tmp:${gone.id}:999999:metrics`, "ghost-1", "{}")
+      .sadd(`${prefix}mover:tmp:${gone.id}_old:5:set`, "c-1")
       .hset(postSwapKey(prefix, gone.id), "runId", "999999", "segment", gone.id)
       .sadd(outboxKey(prefix), gone.id)
       .exec();
     const before = await dumpRedis(redis, prefix);
-    const fieldsBefore = Object.entries(before).filter(([k, v]) => k.startsWith(entity) && "hash" in v && gone.id in v.hash).length;
-    expect(fieldsBefore).toBe(goneMembers.length + 2);
 
     const heard: ChangeMessage[] = [];
     const subscriber = new Redis(redisUrl);
@@ -163,19 +161,22 @@ describe("retiring a segment deletes its Redis keys", () => {
     const after = await dumpRedis(redis, prefix);
     expect(after).toEqual(withoutSegment(before, gone, prefix));
     expect(after[`${prefix}staging:${gone.id}_old:5`]).toBeDefined();
-    expect(after[`${entity}orphan-1`]).toEqual({ hash: { [keep.id]: "{}" } });
+    expect(after[`${prefix}mover:tmp:${gone.id}_old:5:set`]).toBeDefined();
+    await redis.unlink(`${prefix}mover:tmp:${gone.id}_old:5:set`); // (the next tests wait for no mover keys)
+    for (const key of Object.values(gone.outputs.redis)) expect(after[key]).toBeUndefined();
     expect(row!.actor).toMatch(/^seg runtime/);
-    expect(row!.details["members"]).toBe(goneMembers.length + 1);
-    expect(row!.details["entityFields"]).toBe(fieldsBefore);
+    expect(row!.details["members"]).toBe(goneMembers.length);
+    expect(row!.details["keys"]).toEqual([gone.outputs.redis.membersKey, gone.outputs.redis.metaKey, gone.outputs.redis.metricsKey]);
     expect(await readRetiredPipelines({ schema: database.schema, query: async (sql, params) => (await db.client.query(sql, params)).rows }, { pending: true })).toEqual([]);
 
     // Readers, even with an index that still names the segment, do not list it any more.
-    const segments = [keep, gone].map((s) => ({ name: s.id, redis: { membersKey: s.outputs.redis.membersKey } }));
+    const segments = [keep, gone].map((s) => ({ name: s.id, redis: s.outputs.redis }));
     const index = { key: segmentIndexKey(prefix, segments), segments };
     defineServeScripts(redis);
+    const keepMembers = new Set(await redis.smembers(keep.outputs.redis.membersKey));
     for (const id of goneMembers) {
-      const listed = await readEntitySegments(redis, entity, id, index);
-      expect(listed.map((l) => l.segment)).not.toContain(gone.id);
+      const listed = await readEntitySegments(redis, id, index);
+      expect(listed.map((l) => l.segment)).toEqual(keepMembers.has(id) ? [keep.id] : []);
     }
     // `seg status` shows it retired, its keys deleted.
     const status = await readRuntimeStatus(db);
@@ -232,37 +233,84 @@ describe("retiring a segment deletes its Redis keys", () => {
     await rt.stop();
   }, 120_000);
 
-  it("deletes a very large set in batches, keeps other segments' fields, and stops when the segment comes back", async () => {
+  it("deletes a very large set in batches, announcing every exit once, keeps other segments' keys, and stops when the segment comes back", async () => {
     const big = `${prefix}big:`;
-    const members = `${big}members`;
+    const keys = { membersKey: `${big}segment:big:members`, metaKey: `${big}segment:big:meta`, metricsKey: `${big}segment:big:metrics` };
+    const other = { membersKey: `${big}segment:other:members`, metricsKey: `${big}segment:other:metrics` };
     const n = 12_000;
-    const fill = async () => {
-      for (let i = 0; i < n; i += 5_000) {
-        const p = redis.pipeline();
-        const ids = Array.from({ length: Math.min(5_000, n - i) }, (_, j) => `c${i + j}`);
-        p.sadd(members, ...ids);
-        for (const id of ids) p.hset(`${big}entity:${id}`, "big", "{}", "other", "{}");
-        await p.exec();
-      }
-      await redis.hset(`${big}meta`, "runId", "1");
-    };
-    await fill();
-    const retired = { segment: "big", redis: { segment: "big", keys: [members, `${big}meta`], entityKeyPrefix: `${big}entity:` } };
+    const ids = Array.from({ length: n }, (_, i) => `c${i}`);
+    for (let i = 0; i < n; i += 5_000) {
+      const chunk = ids.slice(i, i + 5_000);
+      await redis
+        .pipeline()
+        .sadd(keys.membersKey, ...chunk)
+        .hset(keys.metricsKey, ...chunk.flatMap((id) => [id, "{}"]))
+        .sadd(other.membersKey, ...chunk)
+        .hset(other.metricsKey, ...chunk.flatMap((id) => [id, "{}"]))
+        .exec();
+    }
+    await redis.hset(keys.metaKey, "runId", "1");
+    const retired = { segment: "big", redis: retiredRedisKeys({ id: "big", outputs: { redis: keys } } as PipelineSpec) };
+    expect(retired.redis.keys).toEqual([keys.membersKey, keys.metaKey, keys.metricsKey]);
+    const sent: ChangeMessage[] = [];
+    const exits = { send: async (changes: ChangeMessage[]) => void sent.push(...changes), runId: "retired-1", asOf: AS_OF };
 
     let batches = 0;
-    const stopped = await cleanupRetiredSegment(retired, { redis, prefix: big, batchSize: 1_000, keepGoing: () => batches < 3, onBatch: () => void batches++ });
+    const stopped = await cleanupRetiredSegment(retired, { redis, prefix: big, batchSize: 1_000, exits, keepGoing: () => batches < 3, onBatch: () => void batches++ });
     expect(stopped.status).toBe("stopped");
-    expect(await redis.scard(members)).toBe(n - 3_000);
-    expect(await redis.exists(`${big}meta`)).toBe(1);
+    expect(await redis.scard(keys.membersKey)).toBe(n - 3_000);
+    // Until the end the metrics and meta stay whole.
+    expect(await redis.hlen(keys.metricsKey)).toBe(n);
+    expect(await redis.exists(keys.metaKey)).toBe(1);
+    expect(sent).toHaveLength(3_000);
 
     const steps: string[] = [];
-    const done = await cleanupRetiredSegment(retired, { redis, prefix: big, batchSize: 1_000, onBatch: (step) => void steps.push(step) });
+    const done = await cleanupRetiredSegment(retired, { redis, prefix: big, batchSize: 1_000, exits, onBatch: (step) => void steps.push(step) });
     expect(done.status).toBe("done");
     expect(steps.filter((s) => s === "members").length).toBe((n - 3_000) / 1_000);
-    expect(steps.filter((s) => s === "sweep").length).toBeGreaterThan(1);
     expect(done.members).toBe(n - 3_000);
+    expect(done.keys).toBe(2); // meta and metrics: the members SET was emptied by the batches
+    expect(sent.map((c) => c.entityId).sort()).toEqual([...ids].sort());
+    expect(sent.every((c) => c.change === "exit" && c.segment === "big" && c.runId === "retired-1")).toBe(true);
     const left = await dumpRedis(redis, big);
-    expect(Object.keys(left)).toHaveLength(n);
-    for (const v of Object.values(left)) expect(v).toEqual({ hash: { other: "{}" } });
+    expect(Object.keys(left)).toEqual([other.membersKey, other.metricsKey]);
+    expect(await redis.scard(other.membersKey)).toBe(n);
+    expect(await redis.hlen(other.metricsKey)).toBe(n);
+    await redis.unlink(other.membersKey, other.metricsKey);
   }, 120_000);
+
+  it("without exits, deletes the members, meta and metrics keys whole", async () => {
+    const base = `${prefix}quiet:`;
+    const keys = { membersKey: `${base}members`, metaKey: `${base}meta`, metricsKey: `${base}metrics` };
+    await redis.multi().sadd(keys.membersKey, "a", "b").hset(keys.metricsKey, "a", "{}", "b", "{}").hset(keys.metaKey, "runId", "1").exec();
+    const steps: string[] = [];
+    const done = await cleanupRetiredSegment({ segment: "quiet", redis: { segment: "quiet", keys: [keys.membersKey, keys.metaKey, keys.metricsKey] } }, { redis, prefix: base, onBatch: (step) => void steps.push(step) });
+    expect(done).toMatchObject({ status: "done", members: 0, keys: 3 });
+    expect(steps).toEqual([]);
+    expect(await dumpRedis(redis, base)).toEqual({});
+  });
+
+  it("retires a segment of a spec stored with the old layout: members and meta deleted, old entity hashes left to their TTL", async () => {
+    const base = `${prefix}legacy:`;
+    const outputs = { redis: { membersKey: `${base}segment:old:members`, metaKey: `${base}segment:old:meta`, entityKeyPrefix: `${base}entity:customer:` } };
+    const redisKeys = retiredRedisKeys({ id: "old", outputs } as unknown as PipelineSpec);
+    expect(redisKeys).toEqual({ segment: "old", keys: [outputs.redis.membersKey, outputs.redis.metaKey] });
+    await redis
+      .multi()
+      .sadd(outputs.redis.membersKey, "a", "b")
+      .hset(outputs.redis.metaKey, "runId", "1")
+      .hset(`${outputs.redis.entityKeyPrefix}a`, "old", "{}")
+      .expire(`${outputs.redis.entityKeyPrefix}a`, 3_600)
+      .exec();
+    const sent: ChangeMessage[] = [];
+    const done = await cleanupRetiredSegment(
+      { segment: "old", redis: redisKeys },
+      { redis, prefix: base, exits: { send: async (c) => void sent.push(...c), runId: "retired-2", asOf: AS_OF } },
+    );
+    expect(done).toMatchObject({ status: "done", members: 2 });
+    expect(sent.map((c) => c.entityId).sort()).toEqual(["a", "b"]);
+    expect(Object.keys(await dumpRedis(redis, base))).toEqual([`${outputs.redis.entityKeyPrefix}a`]);
+    expect(await redis.ttl(`${outputs.redis.entityKeyPrefix}a`)).toBeGreaterThan(0);
+    await redis.unlink(`${outputs.redis.entityKeyPrefix}a`);
+  });
 });

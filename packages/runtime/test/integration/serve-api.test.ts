@@ -16,8 +16,11 @@ describe("seg serve: routes", () => {
     consumer = bearer(f.tokens.consumer);
     await writeSnapshot(f.redis, f.keys("high_value"), "high_value", "run-hv-1", ["c1", "c2", "c3"], (id) => ({ total_spend: id === "c1" ? 1200.5 : 1001 }));
     await writeSnapshot(f.redis, f.keys("vip_outreach"), "vip_outreach", "run-vip-1", ["v1", "v2"]);
-    // c1's entity hash also holds a field of a segment it is not a member of, and of one that is not deployed.
-    await f.redis.hset(f.keys("high_value").entityKeyPrefix + "c1", "vip_outreach", '{"leaked":true}', "not_deployed", '{"leaked":true}');
+    // vip_outreach's metrics hash has a stale field of c1, who is not in its set; and the keys of a
+    // segment that is not deployed hold c1 too. Neither may ever be served.
+    await f.redis.hset(f.keys("vip_outreach").metricsKey, "c1", '{"leaked":true}');
+    await f.redis.sadd(`${f.prefix}segment:not_deployed:members`, "c1");
+    await f.redis.hset(`${f.prefix}segment:not_deployed:metrics`, "c1", '{"leaked":true}');
     await f.db.client.query(
       `INSERT INTO "${f.t.schema}".runs (segment, version, status, engine, as_of, started_at, ended_at, rows)
        SELECT segment, current_version, 'succeeded', 'embedded', '2026-11-01T00:00:00Z', now() - interval '2 minutes', now() - interval '1 minute', 3
@@ -76,7 +79,7 @@ describe("seg serve: routes", () => {
       runId: "run-hv-1",
       asOf: "2026-11-01T00:00:00.000Z",
     });
-    // c1's hash has a vip_outreach field, but c1 is not in vip_outreach's set.
+    // vip_outreach's metrics hash has a c1 field, but c1 is not in vip_outreach's set.
     expect((await get("/v1/segments/vip_outreach/members/c1")).body).toMatchObject({ member: false, metrics: null, runId: "run-vip-1" });
     expect((await get("/v1/segments/high_value/members/v1")).body).toMatchObject({ member: false, metrics: null });
     expect((await get("/v1/segments/churned/members/c1")).body).toMatchObject({ member: false, metrics: null, runId: null, asOf: null });
@@ -91,13 +94,75 @@ describe("seg serve: routes", () => {
     expect((await get("/v1/entities/nobody/segments")).body).toEqual({ entityId: "nobody", segments: [] });
     expect((await get("/v1/entities/c1/segments?entity=account")).body).toEqual({ entityId: "c1", segments: [] });
     expect((await get("/v1/entities/c1/segments?entity=customer")).body.segments).toHaveLength(1);
-    // The segment index the lookup uses in Redis is rewritten when it has gone (expired, or Redis restarted).
-    const indexKeys = await f.redis.keys(`${f.prefix}serve:index:*`);
-    expect(indexKeys).toHaveLength(1);
-    expect(await f.redis.hget(indexKeys[0]!, "high_value")).toBe(f.keys("high_value").membersKey);
-    await f.redis.del(...indexKeys);
-    expect((await get("/v1/entities/c1/segments")).body.segments.map((s: { segment: string }) => s.segment)).toEqual(["high_value"]);
-    expect(await f.redis.exists(indexKeys[0]!)).toBe(1);
+    // The segment index the lookup uses in Redis (members key → segment, and members key →
+    // metrics key) is rewritten when it has gone (expired, or Redis restarted), either part.
+    const indexKeys = (await f.redis.keys(`${f.prefix}serve:index:*`)).sort();
+    expect(indexKeys).toHaveLength(2);
+    const [indexKey, metricsIndex] = indexKeys as [string, string];
+    expect(metricsIndex).toBe(`${indexKey}:metrics`);
+    const hv = f.keys("high_value");
+    expect(await f.redis.hget(indexKey, hv.membersKey)).toBe("high_value");
+    expect(await f.redis.hget(metricsIndex, hv.membersKey)).toBe(hv.metricsKey);
+    expect(await f.redis.hlen(indexKey)).toBe(f.specs.length);
+    for (const gone of [[indexKey, metricsIndex], [indexKey], [metricsIndex]]) {
+      await f.redis.del(...gone);
+      expect((await get("/v1/entities/c1/segments")).body.segments).toEqual([{ segment: "high_value", entity: "customer", title: "High-value customers", metrics: { total_spend: 1200.5 } }]);
+      expect(await f.redis.exists(indexKey, metricsIndex)).toBe(2);
+    }
+  });
+
+  it("lists an entity's segments over the index: each segment whose set holds it, with metrics from that segment's metrics hash", async () => {
+    await writeSnapshot(f.redis, f.keys("gen_z"), "gen_z", "run-gz", ["d1", "d2"], (id) => ({ age: id === "d1" ? 22 : 23 }));
+    await writeSnapshot(f.redis, f.keys("mobile_first"), "mobile_first", "run-mf", ["d1"], () => ({ share: 0.9 }));
+    await writeSnapshot(f.redis, f.keys("email_reachable"), "email_reachable", "run-er", ["d2"]);
+    // d1 has a (stale) field in email_reachable's metrics hash but is not in its set: not listed.
+    await f.redis.hset(f.keys("email_reachable").metricsKey, "d1", '{"stale":true}');
+    // A member without a metrics field (never left by the mover) is listed with empty metrics.
+    await f.redis.sadd(f.keys("dormant_signups").membersKey, "d1");
+    const d1 = (await get("/v1/entities/d1/segments")).body;
+    expect(d1.segments.map((s: { segment: string; metrics: unknown }) => [s.segment, s.metrics])).toEqual([
+      ["dormant_signups", {}],
+      ["gen_z", { age: 22 }],
+      ["mobile_first", { share: 0.9 }],
+    ]);
+    const d2 = (await get("/v1/entities/d2/segments")).body;
+    expect(d2.segments.map((s: { segment: string; metrics: unknown }) => [s.segment, s.metrics])).toEqual([
+      ["email_reachable", { score: 2 }],
+      ["gen_z", { age: 23 }],
+    ]);
+    // The per-segment reads agree.
+    expect((await get("/v1/segments/mobile_first/members/d1")).body).toMatchObject({ member: true, metrics: { share: 0.9 }, runId: "run-mf" });
+    expect((await get("/v1/segments/email_reachable/members/d1")).body).toMatchObject({ member: false, metrics: null, runId: "run-er" });
+    await f.redis.del(...["gen_z", "mobile_first", "email_reachable", "dormant_signups"].flatMap((x) => [f.keys(x).membersKey, f.keys(x).metricsKey, f.keys(x).metaKey]));
+  });
+
+  it("skips a segment whose stored spec has the old layout (entityKeyPrefix, no metricsKey), and serves the others", async () => {
+    const s = `"${f.t.schema}"`;
+    const legacy = `jsonb_set(spec #- '{outputs,redis,metricsKey}', '{outputs,redis,entityKeyPrefix}', to_jsonb($1::text))`;
+    await f.db.client.query(`UPDATE ${s}.pipeline_versions SET spec = ${legacy} WHERE segment = 'high_value'`, [`${f.prefix}entity:customer:`]);
+    try {
+      await server.catalog.reload();
+      expect(server.catalog.get("high_value")).toBeUndefined();
+      expect(await get("/v1/segments/high_value")).toMatchObject({ status: 404 });
+      expect(await get("/v1/segments/high_value/members/c1")).toMatchObject({ status: 404 });
+      const list = await get("/v1/segments");
+      expect(list.status).toBe(200);
+      expect(list.body.segments.map((x: { name: string }) => x.name)).not.toContain("high_value");
+      expect(list.body.segments).toHaveLength(f.specs.length - 1);
+      expect(await get("/v1/entities/c1/segments")).toMatchObject({ status: 200, body: { segments: [] } });
+      expect((await get("/v1/entities/v2/segments")).body.segments.map((x: { segment: string }) => x.segment)).toEqual(["vip_outreach"]);
+    } finally {
+      await f.db.client.query(
+        `UPDATE ${s}.pipeline_versions SET spec = jsonb_set(spec #- '{outputs,redis,entityKeyPrefix}', '{outputs,redis,metricsKey}', to_jsonb($1::text)) WHERE segment = 'high_value'`,
+        [f.keys("high_value").metricsKey],
+      );
+      await server.catalog.reload();
+    }
+    // Served again once the catalog's reload has rewritten the segment index (asynchronously).
+    const listed = async () => (await get("/v1/entities/c1/segments")).body.segments.map((x: { segment: string }) => x.segment);
+    const deadline = Date.now() + 5_000;
+    while ((await listed()).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(await listed()).toEqual(["high_value"]);
   });
 
   it("stops serving a segment once it is retired (its Redis keys are still there)", async () => {

@@ -20,12 +20,11 @@ export interface ChildConfig {
   redisUrl: string;
   redisPrefix: string;
   targets: Record<string, SegmentTarget>;
-  runMemoryLimit?: number;
-  atomicMaxMembers?: number;
+  diffMaxMembers?: number;
   chunkSize?: number;
   sessionTimeoutMs?: number;
   /** The child SIGKILLs itself when an apply reaches this phase. */
-  crashAt?: "entities-written" | "swapped" | "changes-published";
+  crashAt?: "prepared" | "swapped" | "changes-published";
   /** Only for this run (default: any run). */
   crashRun?: string;
 }
@@ -38,8 +37,7 @@ const mover = await startMover({
   brokers: cfg.brokers, groupId: cfg.groupId, resultsTopic: cfg.resultsTopic, changesTopic: cfg.changesTopic,
   redisUrl: cfg.redisUrl, redisPrefix: cfg.redisPrefix, lagIntervalMs: 0,
   lookupSegment: (s) => cfg.targets[s],
-  ...(cfg.runMemoryLimit ? { runMemoryLimit: cfg.runMemoryLimit } : {}),
-  ...(cfg.atomicMaxMembers ? { atomicMaxMembers: cfg.atomicMaxMembers } : {}),
+  ...(cfg.diffMaxMembers !== undefined ? { diffMaxMembers: cfg.diffMaxMembers } : {}),
   ...(cfg.chunkSize ? { chunkSize: cfg.chunkSize } : {}),
   ...(cfg.sessionTimeoutMs ? { sessionTimeoutMs: cfg.sessionTimeoutMs } : {}),
   log: (level, message) => { if (level !== "debug") process.stderr.write(level + " " + message + "\\n"); },

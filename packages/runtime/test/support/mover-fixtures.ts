@@ -172,7 +172,7 @@ export async function produceMarker(producer: Producer, topic: string, run: RunS
 export interface SegmentState {
   members: string[];
   meta: Record<string, string>;
-  /** entity id → the segment's field in its entity hash (metrics JSON), for `ids`. */
+  /** entity id → its field in the segment's metrics hash (metrics JSON), for `ids`. */
   fields: Map<string, string | null>;
 }
 
@@ -180,7 +180,7 @@ export async function readSegment(redis: Redis, target: SegmentTarget, segment: 
   const [set, meta] = await Promise.all([redis.smembers(target.redis.membersKey), redis.hgetall(target.redis.metaKey)]);
   const list = [...ids];
   const pipe = redis.pipeline();
-  for (const id of list) pipe.hget(`${target.redis.entityKeyPrefix}${id}`, segment);
+  for (const id of list) pipe.hget(target.redis.metricsKey, id);
   const res = (await pipe.exec()) ?? [];
   const fields = new Map<string, string | null>();
   list.forEach((id, i) => fields.set(id, (res[i]?.[1] as string | null) ?? null));

@@ -88,21 +88,25 @@ export async function serveFixture(): Promise<ServeFixture> {
   };
 }
 
-/** Writes a segment's snapshot the way the mover leaves it: members SET, meta HASH, entity hash fields. */
+/**
+ * Writes a segment's snapshot the way the mover leaves it (Redis layout v2): members SET, metrics
+ * HASH (entity id → metrics JSON, one field per member) and meta HASH. `_segment` names the
+ * segment for readers of the call (the keys are the segment's own).
+ */
 export async function writeSnapshot(
   redis: Redis,
   keys: PipelineSpec["outputs"]["redis"],
-  segment: string,
+  _segment: string,
   runId: string,
   members: readonly string[],
   metrics: (id: string) => Record<string, unknown> = (id) => ({ score: id.length }),
 ): Promise<void> {
-  await redis.del(keys.membersKey);
+  await redis.del(keys.membersKey, keys.metricsKey);
   for (let i = 0; i < members.length; i += 5_000) {
     const chunk = members.slice(i, i + 5_000);
     const pipe = redis.pipeline();
     pipe.sadd(keys.membersKey, ...chunk);
-    for (const id of chunk) pipe.hset(keys.entityKeyPrefix + id, segment, JSON.stringify(metrics(id)));
+    pipe.hset(keys.metricsKey, ...chunk.flatMap((id) => [id, JSON.stringify(metrics(id))]));
     await pipe.exec();
   }
   await redis.hset(keys.metaKey, { runId, version: "sha256:test", asOf: "2026-11-01T00:00:00.000Z", size: String(members.length), completedAt: new Date().toISOString() });

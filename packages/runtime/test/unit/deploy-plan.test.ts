@@ -51,8 +51,7 @@ describe("planDeploy", () => {
     expect(plan.removed).toHaveLength(1);
     expect(plan.removed[0]!.redis).toEqual({
       segment: "high_value",
-      keys: ["seg:segment:high_value:members", "seg:segment:high_value:meta"],
-      entityKeyPrefix: "seg:entity:customer:",
+      keys: ["seg:segment:high_value:members", "seg:segment:high_value:meta", "seg:segment:high_value:metrics"],
     });
     expect(formatPlan(plan)).toEqual([
       "~ changed churned: sql changed",
@@ -60,6 +59,16 @@ describe("planDeploy", () => {
       `= ${example.specs.length - 2} unchanged`,
     ]);
     expect(planSummary(plan)).toBe(`+0 ~1 -1 =${example.specs.length - 2}`);
+  });
+
+  it("retires a segment stored by an older seg (per-entity hashes, no metrics key) with its members and meta keys", () => {
+    const legacy = variant(spec("high_value"), (s) => {
+      const redis = s.outputs.redis as unknown as Record<string, string>;
+      delete redis["metricsKey"];
+      redis["entityKeyPrefix"] = "seg:entity:customer:";
+    });
+    const plan = planDeploy(stateOf([...example.specs.filter((s) => s.id !== "high_value"), legacy]), example.specs.filter((s) => s.id !== "high_value"), example.schemas);
+    expect(plan.removed.map((r) => r.redis)).toEqual([{ segment: "high_value", keys: ["seg:segment:high_value:members", "seg:segment:high_value:meta"] }]);
   });
 
   it("re-adds a retired segment as reactivated, and ignores retired segments missing from the project", () => {

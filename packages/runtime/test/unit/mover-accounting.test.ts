@@ -1,6 +1,7 @@
+import { Command } from "ioredis";
 import { AssignerProtocol } from "kafkajs";
 import { describe, expect, it } from "vitest";
-import { RunTracker, allToOneAssigner, applyKeys, compareRuns, parseResult, postSwapKey, stagingKey, type CompleteMessage, type MemberMessage } from "@seg/runtime";
+import { PackedMembers, RunTracker, allToOneAssigner, applyKeys, compareRuns, parseResult, postSwapKey, stagingKey, respCommand, type CompleteMessage, type MemberMessage, type PendingRun } from "@seg/runtime";
 
 const member = (runId: string, entityId: string, segment = "s"): MemberMessage => ({ type: "member", segment, runId, entityId, metrics: { n: 1 } });
 const marker = (runId: string, rows: number, asOf = "2026-11-01T00:00:00Z", segment = "s"): CompleteMessage => ({ type: "complete", segment, runId, version: "v1", asOf, rows });
@@ -12,6 +13,46 @@ function feed(t: RunTracker, partition: number, first: number, msgs: (MemberMess
     if (m.type === "member") t.member(m, JSON.stringify(m.metrics), partition, offset, now);
     else t.marker(m, Date.parse(m.asOf), partition, offset, now);
   });
+}
+
+/** Reads RESP bulk strings (`$len\r\nbytes\r\n`…) back as text. */
+function bulkStrings(buf: Buffer): string[] {
+  const out: string[] = [];
+  let at = 0;
+  while (at < buf.length) {
+    const eol = buf.indexOf("\r\n", at);
+    expect(buf[at]).toBe(0x24);
+    const n = Number(buf.toString("latin1", at + 1, eol));
+    out.push(buf.toString("utf8", eol + 2, eol + 2 + n));
+    expect(buf.toString("latin1", eol + 2 + n, eol + 4 + n)).toBe("\r\n");
+    at = eol + 4 + n;
+  }
+  return out;
+}
+
+/** A run's buffered members as id, metrics pairs (the HSET arguments); checks the SADD arguments are their ids. */
+function buffered(run: PendingRun): string[] {
+  const chunks = run.packed.chunks();
+  const pairs = chunks.flatMap((c) => bulkStrings(c.fields));
+  expect(chunks.flatMap((c) => bulkStrings(c.ids))).toEqual(pairs.filter((_, i) => i % 2 === 0));
+  return pairs;
+}
+
+/**
+ * Stands in for MoverStore.flush (Redis is tested in mover-store): takes each unflushed run's
+ * members into a per-run map (id → metrics, as the staged hash would hold them) and sets the
+ * staged count to its size.
+ */
+function stage(t: RunTracker, staged = new Map<string, Map<string, string>>()): Map<string, Map<string, string>> {
+  for (const run of t.unflushed()) {
+    const hash = staged.get(run.key) ?? new Map<string, string>();
+    const pairs = buffered(run);
+    for (let i = 0; i < pairs.length; i += 2) hash.set(pairs[i]!, pairs[i + 1]!);
+    run.packed = new PackedMembers(run.packed.chunkMembers);
+    staged.set(run.key, hash);
+    run.stagedCount = hash.size;
+  }
+  return staged;
 }
 
 describe("parseResult", () => {
@@ -61,29 +102,38 @@ describe("compareRuns", () => {
 });
 
 describe("RunTracker: completion accounting", () => {
-  it("is complete with the marker and exactly `rows` distinct members, in any order and across partitions", () => {
+  it("is complete with the marker and exactly `rows` distinct members staged, in any order and across partitions", () => {
     const t = new RunTracker();
     feed(t, 2, 0, [marker("r1", 3)]);
     const run = t.get("s", "r1")!;
     expect(RunTracker.completion(run)).toBe("waiting");
     feed(t, 0, 0, [member("r1", "a"), member("r1", "b")]);
+    const staged = stage(t);
     expect(RunTracker.completion(run)).toBe("waiting");
     feed(t, 1, 0, [member("r1", "c")]);
+    // Read but not staged yet: not judged.
+    expect(RunTracker.completion(run)).toBe("waiting");
+    stage(t, staged);
     expect(RunTracker.completion(run)).toBe("complete");
     expect(RunTracker.count(run)).toBe(3);
   });
 
-  it("counts a member read twice once (a redelivery), and keeps its last metrics", () => {
+  it("buffers every member read (a redelivery too) for staging, which counts it once", () => {
     const t = new RunTracker();
     feed(t, 0, 0, [member("r1", "a"), member("r1", "b"), { ...member("r1", "a"), metrics: { n: 2 } }, marker("r1", 2)]);
     const run = t.get("s", "r1")!;
+    expect(buffered(run)).toEqual(["a", '{"n":1}', "b", '{"n":1}', "a", '{"n":2}']);
+    expect(t.inMemory()).toBe(3);
+    const staged = stage(t);
+    expect(t.inMemory()).toBe(0);
     expect(RunTracker.completion(run)).toBe("complete");
-    expect(run.buffer.get("a")).toBe('{"n":2}');
+    expect(staged.get(run.key)!.get("a")).toBe('{"n":2}');
   });
 
-  it("waits without a marker, and calls a run with more members than its marker says overcount", () => {
+  it("waits without a marker, and calls a run with more members staged than its marker says overcount", () => {
     const t = new RunTracker();
     feed(t, 0, 0, [member("r1", "a"), member("r1", "b")]);
+    stage(t);
     expect(RunTracker.completion(t.get("s", "r1")!)).toBe("waiting");
     feed(t, 0, 2, [marker("r1", 1)]);
     expect(RunTracker.completion(t.get("s", "r1")!)).toBe("overcount");
@@ -92,6 +142,7 @@ describe("RunTracker: completion accounting", () => {
   it("keeps runs of different segments and run ids apart, and the first marker of a run", () => {
     const t = new RunTracker();
     feed(t, 0, 0, [member("r1", "a"), member("r2", "a"), member("r1", "a", "other"), marker("r1", 1), marker("r1", 5)]);
+    stage(t);
     expect(t.size).toBe(3);
     expect(t.get("s", "r1")!.marker!.rows).toBe(1);
     expect(RunTracker.completion(t.get("s", "r1")!)).toBe("complete");
@@ -125,76 +176,61 @@ describe("RunTracker: completion accounting", () => {
   });
 });
 
-describe("RunTracker: memory bound and spilling", () => {
-  it("spills a run over the per-run limit; a spilled run is judged by its staged count after a flush", () => {
-    const t = new RunTracker({ runMemoryLimit: 2, memoryLimit: 100 });
-    feed(t, 0, 0, [member("big", "a"), member("big", "b"), member("big", "c"), member("small", "x")]);
-    const spilled = t.spill();
-    expect(spilled.map((r) => r.runId)).toEqual(["big"]);
-    const big = t.get("s", "big")!;
-    expect(big.spilled).toBe(true);
-    // Both have new ids for their members SETs; only the spilled one has members to stage.
-    const small = t.get("s", "small")!;
-    expect(t.unflushed()).toEqual([big, small]);
-    small.setPending = [];
-    expect(t.inMemory()).toBe(1);
-    // The marker arrives before the flush: not complete until the members are staged and counted.
-    feed(t, 0, 4, [marker("big", 3)]);
-    expect(RunTracker.completion(big)).toBe("waiting");
-    big.buffer = new Map();
-    big.setPending = [];
-    big.flushing = 1;
-    big.stagedCount = 3;
-    expect(RunTracker.completion(big)).toBe("waiting"); // a flush still in flight
-    big.flushing = 0;
-    expect(RunTracker.completion(big)).toBe("complete");
-    expect(t.unflushed()).toEqual([]);
-    // Spilled once, spilled for good: new members buffer until the next flush.
-    feed(t, 0, 5, [member("big", "d")]);
-    expect(t.unflushed()).toEqual([big]);
-    expect(t.spill()).toEqual([]);
+describe("PackedMembers", () => {
+  it("packs members as HSET (id, metrics) and SADD (id) arguments in RESP, cut into chunks of whole members", () => {
+    const p = new PackedMembers(2, 8);
+    const ids = ["c-0", "new\nline", "é".repeat(60), "", "c-4"];
+    ids.forEach((id, i) => p.add(id, `{"i":${i},"s":"é"}`));
+    const long = Buffer.from(`xx${"m".repeat(200)}yy`);
+    p.idBytes(Buffer.from("ab c-9 cd"), 3, 6);
+    p.metricsBytes(long, 2, 202);
+    expect(p.count).toBe(6);
+    const chunks = p.chunks();
+    expect(chunks.map((c) => c.members)).toEqual([2, 2, 2]);
+    const fields = chunks.flatMap((c) => bulkStrings(c.fields));
+    expect(fields).toEqual([...ids.flatMap((id, i) => [id, `{"i":${i},"s":"é"}`]), "c-9", "m".repeat(200)]);
+    expect(chunks.flatMap((c) => bulkStrings(c.ids))).toEqual([...ids, "c-9"]);
+    expect(new PackedMembers(2).chunks()).toEqual([]);
   });
 
-  it("spills the largest runs when all in-memory runs together pass the total limit", () => {
-    const t = new RunTracker({ runMemoryLimit: 100, memoryLimit: 5 });
-    feed(t, 0, 0, [member("a", "1"), member("a", "2"), member("b", "1"), member("b", "2"), member("b", "3"), member("c", "1"), member("c", "2")]);
-    expect(t.spill().map((r) => r.runId)).toEqual(["b"]);
-    expect(t.inMemory()).toBe(4);
+  it("a command with packed arguments goes on the wire as one RESP array", () => {
+    const p = new PackedMembers(10);
+    p.add("a", "{}");
+    const [chunk] = p.chunks();
+    const wire = respCommand(Command, "HSET", "k:é", 2, chunk!.fields).toWritable({});
+    expect(wire.toString("utf8")).toBe("*4\r\n$4\r\nHSET\r\n$4\r\nk:é\r\n$1\r\na\r\n$2\r\n{}\r\n");
   });
 });
 
-describe("RunTracker: new ids to flush, and runs being applied", () => {
-  it("lists each new entity id once for the run's members SET, and a run is judged only when no flush of it is in flight", () => {
+describe("RunTracker: staging, and runs being applied", () => {
+  it("lists the runs with members to stage, and judges a run only when no flush of it is in flight", () => {
     const t = new RunTracker();
-    feed(t, 0, 0, [member("r1", "a"), member("r1", "b"), member("r1", "a"), marker("r1", 2)]);
-    const run = t.get("s", "r1")!;
-    expect(run.setPending).toEqual(["a", "b"]);
-    expect(run.setStaged).toBe(false);
-    expect(t.unflushed()).toEqual([run]);
-    run.flushing = 1;
-    expect(RunTracker.completion(run)).toBe("waiting");
-    run.flushing = 0;
-    expect(RunTracker.completion(run)).toBe("complete");
-    run.setPending = [];
+    feed(t, 0, 0, [member("r1", "a"), member("r1", "b"), member("r2", "x"), marker("r1", 2)]);
+    const [r1, r2] = [t.get("s", "r1")!, t.get("s", "r2")!];
+    expect(t.unflushed()).toEqual([r1, r2]);
+    const staged = stage(t);
     expect(t.unflushed()).toEqual([]);
+    r1.flushing = 1;
+    expect(RunTracker.completion(r1)).toBe("waiting");
+    r1.flushing = 0;
+    expect(RunTracker.completion(r1)).toBe("complete");
     feed(t, 0, 4, [member("r1", "b"), member("r1", "c")]);
-    expect(run.setPending).toEqual(["c"]);
+    expect(t.unflushed()).toEqual([r1]);
+    expect(RunTracker.completion(r1)).toBe("waiting");
+    stage(t, staged);
+    expect(RunTracker.completion(r1)).toBe("overcount");
   });
 
-  it("a run being applied keeps its buffer as it is, holds its commits back, and is neither spilled, idle nor older", () => {
-    const t = new RunTracker({ runMemoryLimit: 1, memoryLimit: 1 });
+  it("a run being applied buffers nothing more, holds its commits back, and is neither idle nor older", () => {
+    const t = new RunTracker();
     feed(t, 0, 10, [member("r1", "a"), marker("r1", 1, "2026-11-01T00:00:00Z")], 1_000);
+    stage(t);
     const run = t.get("s", "r1")!;
     run.applying = true;
     feed(t, 0, 12, [member("r1", "late"), member("r1", "a")], 1_000);
-    expect([...run.buffer.keys()]).toEqual(["a"]);
+    expect(buffered(run)).toEqual([]);
+    expect(t.unflushed()).toEqual([]);
     expect(RunTracker.completion(run)).toBe("applying");
-    expect(t.spill()).toEqual([]);
-    // Its members still count against the total: another run spills instead.
-    feed(t, 0, 14, [member("r2", "b")], 1_000);
-    expect(t.spill().map((r) => r.runId)).toEqual(["r2"]);
-    expect(run.spilled).toBe(false);
-    t.finish(t.get("s", "r2")!, "abandoned");
     expect(t.idleSince(5_000)).toEqual([]);
     expect(t.olderThan("s", { asOfMs: Date.parse("2026-11-05T00:00:00Z"), runId: "r9" })).toEqual([]);
     expect(t.safeOffsets(new Map([[0, 20n]]))).toEqual(new Map([[0, 10n]]));
@@ -260,7 +296,6 @@ describe("mover keys", () => {
       set: "seg:mover:tmp:vip:run-1:set",
       entered: "seg:mover:tmp:vip:run-1:entered",
       left: "seg:mover:tmp:vip:run-1:left",
-      old: "seg:mover:tmp:vip:run-1:old",
     });
   });
 });

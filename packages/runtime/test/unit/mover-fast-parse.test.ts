@@ -4,13 +4,20 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { parseResult } from "@seg/runtime";
+import { PackedMembers, parseResult } from "@seg/runtime";
 import { FastMemberParser } from "../../src/mover/fast-parse.js";
 
-/** Fast path result, or "declined". */
+/** Fast path result, or "declined". The member it packs (bytes for the staging script) must be the same text. */
 function fast(p: FastMemberParser, text: string): { segment: string; runId: string; entityId: string; metricsJson: string } | "declined" {
   if (!p.parse(Buffer.from(text, "utf8"))) return "declined";
-  return { segment: p.segment, runId: p.runId, entityId: p.entityId, metricsJson: p.metricsJson };
+  const packed = new PackedMembers(1, 4);
+  p.appendTo(packed);
+  const out = { segment: p.segment, runId: p.runId, entityId: p.entityId, metricsJson: p.metricsJson };
+  const resp = (s: string) => `$${Buffer.byteLength(s)}\r\n${s}\r\n`;
+  const [chunk] = packed.chunks();
+  expect(chunk!.fields.toString("utf8")).toBe(resp(out.entityId) + resp(out.metricsJson));
+  expect(chunk!.ids.toString("utf8")).toBe(resp(out.entityId));
+  return out;
 }
 
 function slow(text: string) {
