@@ -259,8 +259,12 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
   const applyRun = async (run: PendingRun, gen: number, heartbeat: () => Promise<void>) => {
     const completeAt = Date.now();
     const target = await options.lookupSegment(run.segment);
-    if (target === undefined) {
-      if (gen === generation) await dropRun(run, "unknown-segment", "the segment is not deployed (lookupSegment found nothing)");
+    if (target === undefined || !target.redis.metricsKey) {
+      const why =
+        target === undefined
+          ? "the segment is not deployed (lookupSegment found nothing)"
+          : "its deployed spec has no metrics key (it was deployed by an older seg, with per-entity hashes): deploy the project again";
+      if (gen === generation) await dropRun(run, "unknown-segment", why);
       return;
     }
     const result = await withSegment(run.segment, () => store.apply(run, target, storeCtx(heartbeat)));

@@ -59,7 +59,13 @@ async function setup(opts: { partitions?: number; ttlSeconds?: number; mover?: P
     changesTopic,
     redisUrl: env.redisUrl,
     redisPrefix: prefix,
-    lookupSegment: (s) => (s.startsWith("unknown") ? undefined : target(s)),
+    // "unknown…": not deployed; "legacy…": a spec stored by an older seg (per-entity hashes, no metrics key).
+    lookupSegment: (s) => {
+      if (s.startsWith("unknown")) return undefined;
+      if (!s.startsWith("legacy")) return target(s);
+      const { metricsKey: _, ...redis } = target(s).redis;
+      return { ...target(s), redis: { ...redis, entityKeyPrefix: `${prefix}entity:customer:` } } as unknown as SegmentTarget;
+    },
     registry,
     log: (level, msg) => logs.push(`${level} ${msg}`),
     lagIntervalMs: 0,
@@ -310,6 +316,13 @@ describe("the results mover", () => {
     await produceRun(env.producer, s.resultsTopic, r);
     expect(await s.mover.waitForRun("unknown_seg", "run-1")).toMatchObject({ status: "unknown-segment" });
     expect(await metricValue(s.registry, "seg_mover_runs_skipped_total", { reason: "unknown-segment" })).toBe(1);
+    // A segment whose deployed spec predates the metrics hash: skipped, with the way out, and Redis untouched.
+    const legacy = run("legacy_seg", "run-1", "2026-11-01T00:00:00Z", members(0, 10));
+    await produceRun(env.producer, s.resultsTopic, legacy);
+    expect(await s.mover.waitForRun("legacy_seg", "run-1")).toMatchObject({ status: "unknown-segment" });
+    expect(s.logs.some((l) => l.includes("legacy_seg") && l.includes("deploy the project again"))).toBe(true);
+    expect(await keysUnder(env.redis, `${s.prefix}segment:legacy_seg`)).toEqual([]);
+    expect(await keysUnder(env.redis, `${s.prefix}staging:legacy_seg`)).toEqual([]);
     const pending = run("lagging", "run-1", "2026-11-01T00:00:00Z", members(0, 30));
     await produceRun(env.producer, s.resultsTopic, pending, { marker: false });
     await until(() => s.mover.stats().pendingRuns === 1, 10_000, "pending run read");
