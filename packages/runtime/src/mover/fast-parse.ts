@@ -44,6 +44,12 @@ function matches(buf: Buffer, at: number, what: Buffer): boolean {
   return true;
 }
 
+/** Copies `src[start, end)` to `out` at `at`; the end offset. A loop: Buffer#copy makes a view object per call. */
+function copyBytes(src: Buffer, start: number, end: number, out: Buffer, at: number): number {
+  for (let i = start; i < end; i++) out[at++] = src[i]!;
+  return at;
+}
+
 function sameBytes(buf: Buffer, a: number, b: number, len: number): boolean {
   for (let i = 0; i < len; i++) if (buf[a + i] !== buf[b + i]) return false;
   return true;
@@ -66,14 +72,19 @@ export class FastMemberParser {
   private metricsEnd = 0;
   private segmentBytes: Buffer = EMPTY;
   private runIdBytes: Buffer = EMPTY;
-  /** Byte ranges of the keys of the objects being read (start, end pairs), per nesting level. */
-  private readonly keys: number[][] = [];
+  /**
+   * Byte ranges of the keys of the objects being read (start, end pairs), per nesting level. Typed
+   * arrays with a count, reused: emptying and refilling a JS array reallocated its store per message.
+   */
+  private readonly keys: Int32Array[] = [];
   private end = 0;
   /**
    * The numbers to print again (not as JavaScript prints them): start, end, and where to cut the
    * number when dropping its fraction's trailing zeros is all it takes (-1 when it is not).
    */
-  private readonly fixes: number[] = [];
+  private fixes = new Int32Array(48);
+  /** Entries used in `fixes` (3 per number). */
+  private nFixes = 0;
   private buf: Buffer = EMPTY;
   /** Where {@link rewrite} assembles the metrics text (reused: one string per message). */
   private scratch: Buffer = Buffer.alloc(1024);
@@ -97,7 +108,7 @@ export class FastMemberParser {
     if (buf[at] !== OPEN) return false;
     this.buf = buf;
     this.end = n - 1; // the message's closing brace
-    this.fixes.length = 0;
+    this.nFixes = 0;
     const metricsEnd = this.value(at, 0);
     this.buf = EMPTY;
     if (metricsEnd !== n - 1) return false;
@@ -118,14 +129,14 @@ export class FastMemberParser {
 
   /** The last member's metrics, as `JSON.stringify(JSON.parse(…))` prints them. */
   get metricsJson(): string {
-    return this.fixes.length === 0 ? this.last.toString("utf8", this.metricsStart, this.metricsEnd) : this.rewrite(this.last, this.metricsStart, this.metricsEnd);
+    return this.nFixes === 0 ? this.last.toString("utf8", this.metricsStart, this.metricsEnd) : this.rewrite(this.last, this.metricsStart, this.metricsEnd);
   }
 
   /** Packs the last member (entity id, metrics as {@link metricsJson} prints them) into `out`. */
   appendTo(out: PackedMembers): void {
     const buf = this.last;
     out.idBytes(buf, this.idStart, this.idEnd);
-    if (this.fixes.length === 0) out.metricsBytes(buf, this.metricsStart, this.metricsEnd);
+    if (this.nFixes === 0) out.metricsBytes(buf, this.metricsStart, this.metricsEnd);
     else out.metricsBytes(this.scratch, 0, this.rewriteBytes(buf, this.metricsStart, this.metricsEnd));
   }
 
@@ -138,18 +149,19 @@ export class FastMemberParser {
     const fixes = this.fixes;
     let out = this.scratch;
     // A number printed by JavaScript is at most 25 characters (e.g. -1.2345678901234567e-300).
-    const most = end - start + (fixes.length / 3) * 25;
+    const nFixes = this.nFixes;
+    const most = end - start + (nFixes / 3) * 25;
     if (out.length < most) out = this.scratch = Buffer.alloc(Math.max(most, out.length * 2));
     let len = 0;
     let from = start;
-    for (let i = 0; i < fixes.length; i += 3) {
+    for (let i = 0; i < nFixes; i += 3) {
       const numStart = fixes[i]!;
       const cut = fixes[i + 2]!;
-      len += buf.copy(out, len, from, cut >= 0 ? cut : numStart);
+      len = copyBytes(buf, from, cut >= 0 ? cut : numStart, out, len);
       if (cut < 0) len += out.write(JSON.stringify(Number(buf.toString("latin1", numStart, fixes[i + 1]!))), len, "latin1");
       from = fixes[i + 1]!;
     }
-    len += buf.copy(out, len, from, end);
+    len = copyBytes(buf, from, end, out, len);
     return len;
   }
 
@@ -207,8 +219,8 @@ export class FastMemberParser {
     const buf = this.buf;
     let i = at + 1;
     if (buf[i] === CLOSE) return i + 1;
-    const keys = (this.keys[depth] ??= []);
-    keys.length = 0;
+    let keys = (this.keys[depth] ??= new Int32Array(32));
+    let nKeys = 0;
     for (;;) {
       if (buf[i] !== QUOTE) return -1;
       const close = this.plainString(buf, i + 1);
@@ -219,10 +231,16 @@ export class FastMemberParser {
       let digits = len > 0;
       for (let k = start; k < close && digits; k++) digits = buf[k]! >= ZERO && buf[k]! <= NINE;
       if (digits) return -1;
-      for (let k = 0; k < keys.length; k += 2) {
+      for (let k = 0; k < nKeys; k += 2) {
         if (keys[k + 1]! - keys[k]! === len && sameBytes(buf, keys[k]!, start, len)) return -1;
       }
-      keys.push(start, close);
+      if (nKeys + 2 > keys.length) {
+        const grown = new Int32Array(keys.length * 2);
+        grown.set(keys);
+        keys = this.keys[depth] = grown;
+      }
+      keys[nKeys++] = start;
+      keys[nKeys++] = close;
       i = close + 1;
       if (buf[i] !== COLON) return -1;
       i = this.value(i + 1, depth);
@@ -304,7 +322,16 @@ export class FastMemberParser {
       if (i === expStart) return -1;
     }
     if (i >= end) return -1;
-    if (!canonical || significant > MAX_DIGITS) this.fixes.push(at, i, trailingOnly && significant <= MAX_DIGITS ? cut : -1);
+    if (!canonical || significant > MAX_DIGITS) {
+      if (this.nFixes + 3 > this.fixes.length) {
+        const grown = new Int32Array(this.fixes.length * 2);
+        grown.set(this.fixes);
+        this.fixes = grown;
+      }
+      this.fixes[this.nFixes++] = at;
+      this.fixes[this.nFixes++] = i;
+      this.fixes[this.nFixes++] = trailingOnly && significant <= MAX_DIGITS ? cut : -1;
+    }
     return i;
   }
 }
