@@ -54,7 +54,8 @@ export function compareRuns(a: RunOrder, b: RunOrder): number {
   if (a.runId === b.runId) return 0;
   // Run ids made of digits compare as numbers (run 10 is newer than run 9); others as text.
   if (a.runId.length !== b.runId.length && DIGITS.test(a.runId) && DIGITS.test(b.runId)) return a.runId.length < b.runId.length ? -1 : 1;
-  return a.runId < b.runId ? -1 : 1;
+  // UTF-8 bytes, as the Lua scripts compare them (UTF-16 code units order some characters differently).
+  return Buffer.compare(Buffer.from(a.runId, "utf8"), Buffer.from(b.runId, "utf8")) < 0 ? -1 : 1;
 }
 
 const DIGITS = /^\d+$/;
@@ -76,7 +77,7 @@ export interface PendingRun {
   packed: PackedMembers;
   /** Distinct members staged in Redis after the last flush (HLEN of the staged metrics hash). */
   stagedCount: number;
-  /** Flushes to staging still in flight (their members are in neither `pairs` nor the count). */
+  /** Flushes to staging still in flight (their members are in neither `packed` nor the count). */
   flushing: number;
   /**
    * True while the run is being applied (in the background): members read meanwhile (late

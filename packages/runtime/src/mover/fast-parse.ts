@@ -9,6 +9,7 @@
  * run names repeat from message to message: the last ones are reused.
  */
 
+import { isUtf8 } from "node:buffer";
 import type { PackedMembers } from "./packed-members.js";
 
 const QUOTE = 0x22;
@@ -83,6 +84,8 @@ export class FastMemberParser {
    * number when dropping its fraction's trailing zeros is all it takes (-1 when it is not).
    */
   private fixes = new Int32Array(48);
+  /** A string of the message read so far has a byte over 0x7f. */
+  private nonAscii = false;
   /** Entries used in `fixes` (3 per number). */
   private nFixes = 0;
   private buf: Buffer = EMPTY;
@@ -95,6 +98,7 @@ export class FastMemberParser {
     const n = buf.length;
     if (n < HEAD.length + RUN.length + ENTITY.length + METRICS.length + 5 || buf[n - 1] !== CLOSE) return false;
     if (!matches(buf, 0, HEAD)) return false;
+    this.nonAscii = false;
     let at = HEAD.length;
     const segEnd = this.plainString(buf, at);
     if (segEnd <= at || !matches(buf, segEnd, RUN)) return false;
@@ -112,6 +116,8 @@ export class FastMemberParser {
     const metricsEnd = this.value(at, 0);
     this.buf = EMPTY;
     if (metricsEnd !== n - 1) return false;
+    // Bytes that are not UTF-8 would be staged as they are; the slow path reads them as U+FFFD.
+    if (this.nonAscii && !isUtf8(buf)) return false;
     this.segment = this.reuse(buf, HEAD.length, segEnd, true);
     this.runId = this.reuse(buf, runStart, runEnd, false);
     this.last = buf;
@@ -195,6 +201,7 @@ export class FastMemberParser {
       const c = buf[i]!;
       if (c === QUOTE) return i;
       if (c === BACKSLASH || c < 0x20) return -1;
+      if (c >= 0x80) this.nonAscii = true;
     }
     return -1;
   }

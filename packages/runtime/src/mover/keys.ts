@@ -46,8 +46,9 @@ export function outboxKey(prefix: string): string {
 }
 
 /**
- * Temporary keys of applying a run. They are the same for every attempt, so an attempt cut short
- * (a crash) leaves nothing behind: the next attempt deletes and rebuilds them.
+ * Temporary keys of a run. The same for every attempt: `set` is staged while the run is read (and
+ * renamed into place by its swap, or dropped with the staging); `entered` and `left` are deleted
+ * and built again by each attempt to swap, so an attempt cut short (a crash) leaves nothing behind.
  */
 export interface ApplyKeys {
   /** The new members SET, staged while the run is read and then renamed over `membersKey`. */

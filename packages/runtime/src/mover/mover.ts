@@ -6,9 +6,9 @@
  *   the next batch's fetch and parse, the members read go to the run's private new-members SET and
  *   metrics HASH (`<prefix>staging:<segment>:<runId>`, entity id → metrics JSON), so the mover
  *   holds at most a few batches in memory whatever the size of a run, and Redis builds the new
- *   state while the run is still being read. Members go to Redis packed (one newline-separated
- *   script argument per chunk, split by the Lua scripts: see scripts.ts), which costs the mover a
- *   fraction of one argument per field. A run is complete when its marker was seen and exactly
+ *   state while the run is still being read. Members go as native HSET and SADD commands whose
+ *   arguments the fast parser wrote as Redis protocol straight from the message bytes
+ *   (packed-members.ts): no string or argument object per member. A run is complete when its marker was seen and exactly
  *   `rows` distinct members were staged, whatever partitions they came through.
  * - A complete run is swapped in by {@link MoverStore.apply} (one script for runs of any size: see
  *   store.ts), in the background: the consumer reads on meanwhile, up to `maxConcurrentApplies` runs
@@ -21,9 +21,11 @@
  *   per partition, up to the first message of the oldest run still pending (neither applied nor
  *   skipped; a run being applied is pending). So everything at or past a committed offset that
  *   matters is either applied in Redis (with its change messages in the outbox) or will be read
- *   again: a crash (kill -9) or a lost Redis loses nothing, and re-reading is harmless (staging
- *   HSETs and SADDs are idempotent, applying is idempotent). A restarted mover publishes what the
- *   outbox still holds.
+ *   again: a crash (kill -9) or a Redis that lost its data loses nothing, and re-reading is
+ *   harmless (staging HSETs and SADDs are idempotent, applying is idempotent). A restarted mover
+ *   publishes what the outbox still holds. (A Redis brought back from an older snapshot or an
+ *   unsynced append-only file is another matter: swaps committed since are gone with their change
+ *   messages, and are not read again. Run Redis with `appendfsync always` where that matters.)
  * - On a Redis or change-publishing error (in a batch or in a background apply), or when Redis
  *   restarted (its run_id changed: staged data may be gone), the mover waits for the applies
  *   running, forgets its pending runs, seeks every partition back to its last commit, waits for
@@ -109,14 +111,15 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
   let redisRunId = await serverRunId(redis);
   let redisReadySeen = redisReadyCount;
 
+  const chunkSize = Math.max(1, Math.floor(options.chunkSize ?? 2_000));
   const store = new MoverStore(redis, {
     prefix: options.redisPrefix,
     stagingTtlSeconds: options.stagingTtlSeconds ?? 86_400,
-    chunkSize: options.chunkSize ?? 2_000,
+    chunkSize,
     ...(options.diffMaxMembers !== undefined ? { diffMaxMembers: options.diffMaxMembers } : {}),
   });
   const maxConcurrentApplies = Math.max(1, options.maxConcurrentApplies ?? 8);
-  const tracker = new RunTracker({ chunkMembers: options.chunkSize ?? 2_000 });
+  const tracker = new RunTracker({ chunkMembers: chunkSize });
   const abandonAfterMs = options.abandonAfterMs ?? 3_600_000;
 
   const kafka = await createKafka({ brokers: options.brokers, clientId: options.clientId ?? "seg-mover", retries: 8, connectTimeoutMs: 3_000 });
@@ -202,7 +205,12 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
   const withSegment = keyedQueue();
 
   const phaseHook = options.hooks?.phase;
-  const storeCtx = (heartbeat: () => Promise<void>) => ({ publish, heartbeat, ...(phaseHook ? { phase: phaseHook } : {}) });
+  const storeCtx = (heartbeat: () => Promise<void>, gen?: number) => ({
+    publish,
+    heartbeat,
+    ...(gen !== undefined ? { current: () => gen === generation } : {}),
+    ...(phaseHook ? { phase: phaseHook } : {}),
+  });
 
   /** Resolves when no apply runs, or after `maxMs`. */
   const appliesIdle = async (maxMs: number) => {
@@ -240,8 +248,9 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
   const changesPublished = () => publisher.drained();
 
   const dropRun = async (run: PendingRun, status: RunStatus, why: string) => {
-    await store.dropStaging(run);
+    // Finished first: members read meanwhile are not buffered (and staged again) for it.
     tracker.finish(run, status);
+    await store.dropStaging(run);
     metrics.runsSkipped.inc({ reason: status });
     log(status === "abandoned" || status === "inconsistent" ? "warn" : "info", `run ${run.runId} of ${run.segment} not applied: ${why}`, { status });
     emitOutcome(outcomeOf(run, status));
@@ -267,7 +276,7 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
       if (gen === generation) await dropRun(run, "unknown-segment", why);
       return;
     }
-    const result = await withSegment(run.segment, () => store.apply(run, target, storeCtx(heartbeat)));
+    const result = await withSegment(run.segment, () => store.apply(run, target, storeCtx(heartbeat, gen)));
     if (gen === generation) tracker.finish(run, result.status);
     // A swap leaves a post-swap record when it has changes to publish; a resumed one was finished in the apply.
     if (result.status === "applied" && !result.resumed && result.entered + result.left > 0) enqueueOutbox([run.segment]);
@@ -284,7 +293,8 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
       }
     } else {
       metrics.runsSkipped.inc({ reason: result.status });
-      log("info", `run ${run.runId} of ${run.segment} skipped: ${result.status === "duplicate" ? "already applied" : "a newer run is applied"}`);
+      const why = { duplicate: "already applied", stale: "a newer run is applied", inconsistent: `${result.staged} distinct members staged but the marker says ${run.marker!.rows}` }[result.status];
+      log(result.status === "inconsistent" ? "warn" : "info", `run ${run.runId} of ${run.segment} skipped: ${why}`);
     }
     emitOutcome(
       outcomeOf(run, result.status, {
@@ -472,7 +482,13 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
       const toFlush = tracker.unflushed();
       if (toFlush.length > 0) {
         const f = store.flush(toFlush);
-        f.catch(() => {}); // awaited below or in a later batch
+        // Awaited below or in a later batch; if none comes (a quiet topic), the rewind brings one.
+        const gen = generation;
+        f.catch((e: unknown) => {
+          if (gen !== generation || applyFailure !== undefined) return;
+          applyFailure = { error: e };
+          rewind();
+        });
         flushes.push(f);
       }
       if (flushes.length > 0 && (!payload.isRunning() || tracker.someMarked((r) => r.flushing > 0))) {

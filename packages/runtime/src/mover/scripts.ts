@@ -25,7 +25,16 @@ local function order(meta, asOfMs, runId)
     if #a > #b then return 1 end
     return -1
   end
-  if a > b then return 1 end
+  -- Byte by byte (the string operator < follows Redis's locale), as compareRuns does on UTF-8.
+  local n = math.min(#a, #b)
+  for i = 1, n do
+    local x, y = a:byte(i), b:byte(i)
+    if x ~= y then
+      if x > y then return 1 end
+      return -1
+    end
+  end
+  if #a > #b then return 1 end
   return -1
 end
 `;

@@ -36,7 +36,7 @@ export interface MoverStoreOptions {
   prefix: string;
   /** TTL of staging and temporary keys. */
   stagingTtlSeconds: number;
-  /** Members per staging script call and per chunk step. */
+  /** Members per chunk step (ENTER_CHUNK, LEFT_CHUNK, change messages). */
   chunkSize: number;
   /**
    * When the current and the new set have at most this many members together, the entered and
@@ -68,13 +68,19 @@ export interface ApplyContext {
   publish(changes: EncodedChange[]): Promise<void>;
   /** Keeps the consumer group session alive during long applies. */
   heartbeat(): Promise<void>;
+  /**
+   * False once the caller no longer owns the run (the mover started over: it may be reading the
+   * run again): the store then leaves its staged keys alone.
+   */
+  current?(): boolean;
   /** Called at each phase (tests); may not return (a crash). */
   phase?(phase: ApplyPhase, run: { segment: string; runId: string }): void | Promise<void>;
 }
 
 /** The outcome of {@link MoverStore.apply}. */
 export interface ApplyResult {
-  status: "applied" | "duplicate" | "stale";
+  /** "inconsistent": more distinct members staged than the marker's `rows` (not applied). */
+  status: "applied" | "duplicate" | "stale" | "inconsistent";
   /**
    * How the entered and left members were found: inside the swap ("atomic"), or chunk by chunk
    * before it ("chunked": segments over `diffMaxMembers`). The swap itself is one step either way.
@@ -87,6 +93,8 @@ export interface ApplyResult {
   left: number;
   /** When the new set became visible (ms since epoch). */
   swappedAt?: number;
+  /** "inconsistent": the distinct members staged. */
+  staged?: number;
 }
 
 /** A swap that did something unexpected (a bug, or keys changed under the mover). */
@@ -127,6 +135,8 @@ export class MoverStore {
     readonly redis: Redis,
     readonly options: MoverStoreOptions,
   ) {
+    // Staging commands are written as raw protocol, which ioredis's key prefixing cannot reach.
+    if ((redis.options as { keyPrefix?: string } | undefined)?.keyPrefix) throw new Error("MoverStore needs a Redis client without keyPrefix (use the prefix option)");
     defineMoverScripts(redis);
   }
 
@@ -245,19 +255,34 @@ export class MoverStore {
         [metaRunId ?? "", run.runId, marker.version, marker.asOf, String(asOfMs), String(marker.rows), new Date().toISOString(), ttl, this.options.stagingTtlSeconds, run.segment, mode],
       )) as unknown[];
       const status = String(reply[0]);
+      const path = mode.startsWith("chunked") ? "chunked" : "atomic";
+      // The swap renamed the staged keys away: nothing to drop after it.
       if (status === "applied") {
         const swappedAt = Date.now();
         await ctx.phase?.("swapped", named);
-        await this.dropStaging(run);
-        return { status: "applied", path: mode.startsWith("chunked") ? "chunked" : "atomic", entered: Number(reply[1]), left: Number(reply[2]), swappedAt };
+        return { status: "applied", path, entered: Number(reply[1]), left: Number(reply[2]), swappedAt };
+      }
+      if (status === "duplicate" && (await this.redis.hget(post, "runId")) === run.runId) {
+        // This very swap was applied, but its reply was lost and ioredis sent the script again
+        // after reconnecting (a crashed process's swap is found by finishPending above instead):
+        // the post-swap record and its entered/left sets are this run's, to be published.
+        const [entered, left] = await Promise.all([this.redis.scard(keys.entered), this.redis.scard(keys.left)]);
+        return { status: "applied", path, entered, left, swappedAt: Date.now() };
       }
       await this.redis.unlink(keys.entered, keys.left);
       if (status === "duplicate" || status === "stale") {
-        await this.dropStaging(run);
+        if (ctx.current?.() !== false) await this.dropStaging(run);
         return { status, entered: 0, left: 0 };
       }
       if (status === "mismatch") {
-        throw new MoverApplyError(`run ${run.runId} of ${run.segment}: ${String(reply[1])} members staged in Redis, the marker says ${marker.rows}`);
+        const staged = Number(reply[1]);
+        if (staged > marker.rows) {
+          // More members than the marker says (e.g. a run id reused): reading it again would not change that.
+          if (ctx.current?.() !== false) await this.dropStaging(run);
+          return { status: "inconsistent", entered: 0, left: 0, staged };
+        }
+        // Fewer: staged members were lost (Redis lost them): the caller reads the run again.
+        throw new MoverApplyError(`run ${run.runId} of ${run.segment}: ${staged} members staged in Redis, the marker says ${marker.rows}`);
       }
       // "retry" (the meta changed while the chunks were built) or "post-pending": start over.
     }

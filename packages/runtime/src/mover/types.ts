@@ -26,7 +26,7 @@ export interface StartMoverOptions {
   registry?: Registry;
   log?: MoverLog;
   clientId?: string;
-  /** Members per staging script call and per chunk step (default 2,000). */
+  /** Members per staging HSET/SADD, per chunk step and per change-message step (default 2,000). */
   chunkSize?: number;
   /**
    * Largest old + new set whose entered/left members the swap finds by set differences; larger

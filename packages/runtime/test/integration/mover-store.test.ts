@@ -5,7 +5,7 @@
  */
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MoverApplyError, MoverStore, RunTracker, postSwapKey, type ApplyContext, type ChangeMessage, type PendingRun } from "@seg/runtime";
+import { MoverApplyError, MoverStore, RunTracker, compareRuns, postSwapKey, type ApplyContext, type ChangeMessage, type PendingRun } from "@seg/runtime";
 import { dropPrefix, ensureMoverServices, keysUnder, targetOf, unique } from "../support/mover-fixtures.js";
 
 let redis: Redis;
@@ -236,6 +236,54 @@ describe("MoverStore", () => {
     expect(RunTracker.completion(run)).toBe("complete");
     await f.store.apply(run, t, f.ctx);
     expect(await redis.hgetall(t.redis.metricsKey)).toEqual({ a: '{"n":2}', b: '{"n":1}' });
+  });
+
+  it("a swap sent twice (its reply lost, ioredis sending it again after reconnecting) is the run applied once, with its changes kept", async () => {
+    const f = fixture();
+    const t = targetOf(f.prefix, "s");
+    await f.store.apply(await f.makeRun("s", "r1", "2026-11-01T00:00:00Z", ids(0, 4)), t, f.ctx);
+    await f.store.finishPending("s", f.ctx);
+    const scripts = redis as unknown as Record<string, (keys: string[], args: unknown[]) => Promise<unknown>>;
+    const swap = scripts["segMoverSwap"]!;
+    scripts["segMoverSwap"] = async (keys, args) => {
+      await swap.call(redis, keys, args);
+      return swap.call(redis, keys, args);
+    };
+    try {
+      const o = await f.store.apply(await f.makeRun("s", "r2", "2026-11-02T00:00:00Z", ids(2, 4)), t, f.ctx);
+      expect(o).toMatchObject({ status: "applied", entered: 2, left: 2 });
+    } finally {
+      scripts["segMoverSwap"] = swap;
+    }
+    expect(await f.store.finishPending("s", f.ctx)).toEqual({ runId: "r2", entered: 2, left: 2 });
+    const r2 = f.published.filter((c) => c.runId === "r2").map((c) => `${c.change} ${c.entityId}`).sort();
+    expect(r2).toEqual(["enter e4", "enter e5", "exit e0", "exit e1"]);
+  });
+
+  it("a run with more members staged than its marker says (leftovers of a reused run id) is inconsistent: dropped, not retried", async () => {
+    const f = fixture();
+    const t = targetOf(f.prefix, "s");
+    await f.store.apply(await f.makeRun("s", "r1", "2026-11-01T00:00:00Z", ids(0, 3)), t, f.ctx);
+    const run = await f.makeRun("s", "r2", "2026-11-02T00:00:00Z", []);
+    await redis.hset(f.store.stagingKey(run), "old-1", "{}", "old-2", "{}");
+    await redis.sadd(`${f.prefix}mover:tmp:s:r2:set`, "old-1", "old-2");
+    expect(await f.store.apply(run, t, f.ctx)).toMatchObject({ status: "inconsistent", staged: 2 });
+    expect(await redis.hget(t.redis.metaKey, "runId")).toBe("r1");
+    expect(await keysUnder(redis, `${f.prefix}staging:`)).toEqual([]);
+    expect(await keysUnder(redis, `${f.prefix}mover:`)).toEqual([]);
+  });
+
+  it("orders run ids of the same asOf byte by byte in Redis, as compareRuns does", async () => {
+    const f = fixture();
+    const t = targetOf(f.prefix, "s");
+    // In UTF-8 bytes "Z" < "a" < "é" (a locale's collation may order them otherwise).
+    const statuses = [];
+    for (const id of ["a", "Z", "é"]) statuses.push((await f.store.apply(await f.makeRun("s", id, "2026-11-01T00:00:00Z", [id]), t, f.ctx)).status);
+    expect(statuses).toEqual(["applied", "stale", "applied"]);
+    expect(await redis.hget(t.redis.metaKey, "runId")).toBe("é");
+    expect(compareRuns({ asOfMs: 0, runId: "é" }, { asOfMs: 0, runId: "a" })).toBeGreaterThan(0);
+    // Outside the BMP: after U+FFFD in UTF-8 bytes, before it in UTF-16 code units.
+    expect(compareRuns({ asOfMs: 0, runId: "\u{1F600}" }, { asOfMs: 0, runId: "\uFFFD" })).toBeGreaterThan(0);
   });
 
   it("refuses to swap a run whose staged members are missing (Redis lost them) and changes nothing", async () => {

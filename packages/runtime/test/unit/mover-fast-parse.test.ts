@@ -73,6 +73,20 @@ describe("FastMemberParser", () => {
     expect(slow(msg('{"b":1,"0":2}'))).toMatchObject({ metricsJson: '{"0":2,"b":1}' });
   });
 
+  it("leaves bytes that are not UTF-8 to the slow path (which reads them as U+FFFD), and reads valid non-ASCII bytes itself", () => {
+    const p = new FastMemberParser();
+    const bytes = (id: Buffer) => Buffer.concat([Buffer.from('{"type":"member","segment":"s","runId":"r","entityId":"'), id, Buffer.from('","metrics":{}}')]);
+    const broken = bytes(Buffer.from([0x63, 0xff, 0xfe, 0x64]));
+    expect(p.parse(broken)).toBe(false);
+    expect(parseResult(broken)).toMatchObject({ kind: "member", message: { entityId: "c\ufffd\ufffdd" } });
+    expect(p.parse(bytes(Buffer.from("ü-€", "utf8")))).toBe(true);
+    expect(p.entityId).toBe("ü-€");
+    // A failed message leaves no trace: the next plain one is read.
+    expect(p.parse(broken)).toBe(false);
+    expect(p.parse(bytes(Buffer.from("c-1")))).toBe(true);
+    expect(p.entityId).toBe("c-1");
+  });
+
   it("agrees with the slow path on random metrics, names and damaged messages", () => {
     const p = new FastMemberParser();
     const json = fc.jsonValue({ maxDepth: 3 });
