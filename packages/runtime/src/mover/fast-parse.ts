@@ -10,7 +10,7 @@
  */
 
 import { isUtf8 } from "node:buffer";
-import type { PackedMembers } from "./packed-members.js";
+import { copyBytes, type PackedMembers } from "./packed-members.js";
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -43,12 +43,6 @@ function matches(buf: Buffer, at: number, what: Buffer): boolean {
   if (at + what.length > buf.length) return false;
   for (let i = 0; i < what.length; i++) if (buf[at + i] !== what[i]) return false;
   return true;
-}
-
-/** Copies `src[start, end)` to `out` at `at`; the end offset. A loop: Buffer#copy makes a view object per call. */
-function copyBytes(src: Buffer, start: number, end: number, out: Buffer, at: number): number {
-  for (let i = start; i < end; i++) out[at++] = src[i]!;
-  return at;
 }
 
 function sameBytes(buf: Buffer, a: number, b: number, len: number): boolean {

@@ -8,8 +8,9 @@
  *   holds at most a few batches in memory whatever the size of a run, and Redis builds the new
  *   state while the run is still being read. Members go as native HSET and SADD commands whose
  *   arguments the fast parser wrote as Redis protocol straight from the message bytes
- *   (packed-members.ts): no string or argument object per member. A run is complete when its marker was seen and exactly
- *   `rows` distinct members were staged, whatever partitions they came through.
+ *   (packed-members.ts): no string or argument object per member. A run is complete when its
+ *   marker was seen and exactly `rows` distinct members were staged, whatever partitions they
+ *   came through.
  * - A complete run is swapped in by {@link MoverStore.apply} (one script for runs of any size: see
  *   store.ts), in the background: the consumer reads on meanwhile, up to `maxConcurrentApplies` runs
  *   are applied at a time. The swap also records its entered/left members in Redis (an outbox); a

@@ -8,6 +8,17 @@
  */
 import type { Command } from "ioredis";
 
+/**
+ * Copies `src[start, end)` into `out` at `at`; returns the end offset. Short runs byte by byte:
+ * Buffer#copy makes a view object per call, which cost more than the copy itself for the few
+ * bytes of an id or a metrics number.
+ */
+export function copyBytes(src: Buffer, start: number, end: number, out: Buffer, at: number): number {
+  if (end - start >= 48) return at + src.copy(out, at, start, end);
+  for (let i = start; i < end; i++) out[at++] = src[i]!;
+  return at;
+}
+
 const CRLF_1 = 0x0d;
 const CRLF_2 = 0x0a;
 const DOLLAR = 0x24;
@@ -54,13 +65,8 @@ class RespArgs {
 
   /** One argument: the bytes `src[start, end)`. */
   bytes(src: Buffer, start: number, end: number): void {
-    const n = end - start;
-    const buf = this.head(n);
-    if (n < 48) {
-      let at = this.len;
-      for (let i = start; i < end; i++) buf[at++] = src[i]!;
-    } else src.copy(buf, this.len, start, end);
-    this.len += n;
+    const buf = this.head(end - start);
+    this.len = copyBytes(src, start, end, buf, this.len);
     this.tail(buf);
   }
 

@@ -40,15 +40,16 @@ end
 `;
 
 /**
- * Before the swap of a run too large for one set difference: one SSCAN step over the new set,
- * adding to `entered` the members not in the current set (or every member with `all` '1': a
- * first run's entered set is a copy of its new set).
+ * Before the swap of a run too large for one set difference: one SSCAN step over `scanned`, adding
+ * to `out` its members that are not in `other` (or every member with `all` '1'). Entered members:
+ * scanned = the new set, other = the current one (`all`: a first run's entered set is a copy of
+ * its new set); left members: the other way round.
  *
- * KEYS: set, members, entered
+ * KEYS: scanned, other, out
  * ARGV: cursor, count, stagingTtl, all
  * Returns the next cursor.
  */
-export const ENTER_CHUNK = `
+export const DIFF_CHUNK = `
 local r = redis.call('SSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
 local ids = r[2]
 local all = ARGV[4] == '1'
@@ -58,40 +59,15 @@ for s = 1, #ids, 1000 do
   if all then
     redis.call('SADD', KEYS[3], unpack(part))
   else
-    local inOld = redis.call('SMISMEMBER', KEYS[2], unpack(part))
-    local new = {}
+    local inOther = redis.call('SMISMEMBER', KEYS[2], unpack(part))
+    local missing = {}
     for j = 1, #part do
-      if inOld[j] == 0 then new[#new + 1] = part[j] end
+      if inOther[j] == 0 then missing[#missing + 1] = part[j] end
     end
-    if #new > 0 then redis.call('SADD', KEYS[3], unpack(new)) end
+    if #missing > 0 then redis.call('SADD', KEYS[3], unpack(missing)) end
   end
 end
 if #ids > 0 then redis.call('EXPIRE', KEYS[3], ARGV[3]) end
-return r[1]
-`;
-
-/**
- * One SSCAN step over the current members of a large run's segment: those not in the new set are
- * added to `left`.
- *
- * KEYS: members, tmp, left
- * ARGV: cursor, count, stagingTtl
- * Returns the next cursor.
- */
-export const LEFT_CHUNK = `
-local r = redis.call('SSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
-local ids = r[2]
-for s = 1, #ids, 1000 do
-  local part = {}
-  for j = s, math.min(s + 999, #ids) do part[#part + 1] = ids[j] end
-  local inNew = redis.call('SMISMEMBER', KEYS[2], unpack(part))
-  local gone = {}
-  for j = 1, #part do
-    if inNew[j] == 0 then gone[#gone + 1] = part[j] end
-  end
-  if #gone > 0 then redis.call('SADD', KEYS[3], unpack(gone)) end
-end
-redis.call('EXPIRE', KEYS[3], ARGV[3])
 return r[1]
 `;
 
@@ -101,7 +77,7 @@ return r[1]
  * members (for the change messages) are, by `mode`:
  * - 'diff': two set differences here (segments small enough to block Redis briefly);
  * - 'all': the segment has no members: `entered` is a copy of the new set, made here;
- * - 'chunked', 'chunked-all': built before, chunk by chunk (ENTER_CHUNK, LEFT_CHUNK) against the
+ * - 'chunked', 'chunked-all': built before, chunk by chunk (DIFF_CHUNK) against the
  *   current set, which must not have changed since: refused as 'retry' when the meta's runId is no
  *   longer `basis` (or, for 'chunked-all', when the segment has members now).
  * The change messages must not depend on the live set (which may be retired or expire while they
@@ -192,8 +168,7 @@ return {r[1], r[2], messages}
 
 /** Script name → Lua source and number of KEYS, for `defineCommand`. */
 export const MOVER_SCRIPTS = {
-  segMoverEnterChunk: { lua: ENTER_CHUNK, numberOfKeys: 3 },
-  segMoverLeftChunk: { lua: LEFT_CHUNK, numberOfKeys: 3 },
+  segMoverDiffChunk: { lua: DIFF_CHUNK, numberOfKeys: 3 },
   segMoverSwap: { lua: SWAP, numberOfKeys: 9 },
   segMoverPostChunk: { lua: POST_CHUNK, numberOfKeys: 1 },
 } as const;

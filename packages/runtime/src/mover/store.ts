@@ -36,7 +36,7 @@ export interface MoverStoreOptions {
   prefix: string;
   /** TTL of staging and temporary keys. */
   stagingTtlSeconds: number;
-  /** Members per chunk step (ENTER_CHUNK, LEFT_CHUNK, change messages). */
+  /** Members per chunk step (DIFF_CHUNK, change messages). */
   chunkSize: number;
   /**
    * When the current and the new set have at most this many members together, the entered and
@@ -155,10 +155,10 @@ export class MoverStore {
    * arguments sent as packed), the TTLs are refreshed, and a run's `stagedCount` becomes the number
    * of distinct members staged (HLEN). Takes the buffers at once (members read meanwhile buffer
    * anew); a run counts the flush as in flight (`flushing`) until it is done. Flushes may overlap:
-   * their pipelines run in order on the one connection. Returns the number of members sent.
+   * their pipelines run in order on the one connection.
    */
-  async flush(runs: readonly PendingRun[]): Promise<number> {
-    if (runs.length === 0) return 0;
+  async flush(runs: readonly PendingRun[]): Promise<void> {
+    if (runs.length === 0) return;
     const { stagingTtlSeconds } = this.options;
     const taken = runs.map((run) => {
       const packed = run.packed;
@@ -174,12 +174,10 @@ export class MoverStore {
         (pipe as unknown as { sendCommand(c: InstanceType<typeof Command>): unknown }).sendCommand(respCommand(Command, name, key, argc, args));
       const countAt: number[] = [];
       let commands = 0;
-      let written = 0;
       runs.forEach((run, r) => {
         const packed = taken[r]!;
         const set = applyKeys(this.options.prefix, run.segment, run.runId).set;
         const staged = this.stagingKey(run);
-        written += packed.count;
         const chunks = packed.chunks();
         for (const chunk of chunks) {
           send("HSET", staged, chunk.members * 2, chunk.fields);
@@ -196,7 +194,6 @@ export class MoverStore {
       runs.forEach((run, i) => {
         run.stagedCount = Number(results[countAt[i]!]![1]);
       });
-      return written;
     } finally {
       for (const run of runs) run.flushing--;
     }
@@ -243,8 +240,8 @@ export class MoverStore {
       const diffMax = this.options.diffMaxMembers ?? 200_000;
       const mode = oldSize + marker.rows <= diffMax ? (oldSize === 0 ? "all" : "diff") : oldSize === 0 ? "chunked-all" : "chunked";
       if (mode === "chunked" || mode === "chunked-all") {
-        await this.chunks("segMoverEnterChunk", [keys.set, target.redis.membersKey, keys.entered], mode === "chunked-all" ? "1" : "0", ctx);
-        if (mode === "chunked") await this.chunks("segMoverLeftChunk", [target.redis.membersKey, keys.set, keys.left], undefined, ctx);
+        await this.diffChunks(keys.set, target.redis.membersKey, keys.entered, mode === "chunked-all", ctx);
+        if (mode === "chunked") await this.diffChunks(target.redis.membersKey, keys.set, keys.left, false, ctx);
       }
       // Only the names: the run itself holds its packed members (and hooks may log what they get).
       const named = { segment: run.segment, runId: run.runId };
@@ -289,14 +286,12 @@ export class MoverStore {
     throw new MoverApplyError(`run ${run.runId} of ${run.segment}: the segment kept changing during 5 attempts to swap`);
   }
 
-  /** Runs a chunk script (ENTER_CHUNK or LEFT_CHUNK) over its first key with SSCAN until done. */
-  private async chunks(name: "segMoverEnterChunk" | "segMoverLeftChunk", keys: string[], all: string | undefined, ctx: ApplyContext): Promise<void> {
+  /** Adds to `out` the members of `scanned` not in `other` (all of them with `all`), chunk by chunk (DIFF_CHUNK). */
+  private async diffChunks(scanned: string, other: string, out: string, all: boolean, ctx: ApplyContext): Promise<void> {
     let cursor = "0";
     let steps = 0;
     do {
-      const args: (string | number)[] = [cursor, this.options.chunkSize, this.options.stagingTtlSeconds];
-      if (all !== undefined) args.push(all);
-      cursor = String(await this.script(name, keys, args));
+      cursor = String(await this.script("segMoverDiffChunk", [scanned, other, out], [cursor, this.options.chunkSize, this.options.stagingTtlSeconds, all ? "1" : "0"]));
       if (++steps % HEARTBEAT_EVERY === 0) await ctx.heartbeat();
     } while (cursor !== "0");
   }
