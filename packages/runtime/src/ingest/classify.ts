@@ -18,6 +18,7 @@ import { describeAjvError, pointerLabel, selectAjvProblems, type SchemaRegistry,
 import { MAX_DEAD_LETTER_VALUE, validTopic, type DeadLetterMessage } from "../contracts/messages.js";
 import { FastValidator, type EnumMiss, type FastFields } from "./fast-validate.js";
 import { jsonSyntaxError } from "./json-syntax.js";
+import { valueRange, type ValueRange } from "../kafka/record-view.js";
 
 /** Raw values longer than this many bytes are dead letters with reason `too-large` (1 MiB). */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
@@ -184,6 +185,8 @@ export class EventClassifier {
   /** What classifying an event of each topic needs (one lookup per event). */
   private readonly topics: Map<string, TopicState>;
   private readonly fields: FastFields = { key: "", time: undefined, timeMs: Number.NaN };
+  /** Where the value being classified lies (reused). */
+  private readonly range: ValueRange = { bytes: undefined, start: 0, end: 0 };
   /** `classifyMessage`'s and the audit's {@link Forward}. */
   private readonly scratch: Forward;
   private readonly audit: Forward;
@@ -237,8 +240,9 @@ export class EventClassifier {
    * valid (and `out` says where it goes), else the invalid event. Never throws.
    */
   classifyInto(topic: string, partition: number, event: RawMessage, out: Forward): InvalidEvent | undefined {
-    const value = event.value;
-    const size = value?.length ?? 0;
+    // A record view's value is read where it lies (a Buffer of it only for the full path).
+    const range = valueRange(event, this.range);
+    const size = range.end - range.start;
     const state = this.topics.get(topic);
     const candidates = state?.candidates;
     const firstSchema = state?.firstSchema ?? null;
@@ -248,15 +252,15 @@ export class EventClassifier {
     if (candidates === undefined || candidates.length === 0) {
       return this.invalid(topic, partition, event, null, "unknown-topic", null, `no registered schema reads topic ${topic}`);
     }
-    if (value === null || size === 0) return this.invalid(topic, partition, event, firstSchema, "malformed-json", null, "the message has no value");
+    if (range.bytes === undefined || size === 0) return this.invalid(topic, partition, event, firstSchema, "malformed-json", null, "the message has no value");
     const fast = state!.fast;
     const fields = this.fields;
-    if (fast !== undefined && fast.check(value, fields)) {
+    if (fast !== undefined && fast.checkRange(range.bytes, range.start, range.end, fields)) {
       const schema = candidates[0]!.schema;
       this.forward(out, state!.validTopic, event, schema, fields.key, fields.time, fields.timeMs);
       if ((++this.fastValid & (AUDIT_EVERY - 1)) !== 0) return undefined;
       const audit = this.audit;
-      const full = this.classifyFully(topic, partition, event, value, candidates, firstSchema, audit);
+      const full = this.classifyFully(topic, partition, event, event.value!, candidates, firstSchema, audit);
       if (full !== undefined || audit.schema !== schema || audit.key !== out.key || audit.timestamp !== out.timestamp || audit.eventTimeMs !== out.eventTimeMs) {
         state!.fast = undefined;
         this.fastPathOff.add(topic);
@@ -271,14 +275,14 @@ export class EventClassifier {
       // without JSON.parse and ajv. Audited like fast-valid events.
       const letter = this.invalid(topic, partition, event, firstSchema, "schema", ...this.enumProblem(miss));
       if ((++this.fastInvalid & (AUDIT_EVERY - 1)) !== 0) return letter;
-      const full = this.classifyFully(topic, partition, event, value, candidates, firstSchema, out);
+      const full = this.classifyFully(topic, partition, event, event.value!, candidates, firstSchema, out);
       if (full === undefined || full.letter.reason !== "schema" || full.letter.path !== letter.letter.path || full.letter.message !== letter.letter.message) {
         state!.fast = undefined;
         this.fastPathOff.add(topic);
       }
       return full;
     }
-    return this.classifyFully(topic, partition, event, value, candidates, firstSchema, out);
+    return this.classifyFully(topic, partition, event, event.value!, candidates, firstSchema, out);
   }
 
   /** The path and message of the ajv error for a value outside `miss.allowed` (one per property, cached). */
@@ -353,7 +357,7 @@ export class EventClassifier {
 
   /** Fills `out` for a valid event. `timeMs`: the event time already read (the fast path), else NaN and `time` is parsed. */
   private forward(out: Forward, validTopic: string, event: RawMessage, schema: SegSchema, key: string, time: string | undefined, timeMs: number): void {
-    let timestamp: number | string = event.timestamp;
+    let timestamp: number | string | undefined;
     let eventTimeMs: number | undefined;
     if (schema.kind === "event" && (time !== undefined || !Number.isNaN(timeMs))) {
       const ms = Number.isNaN(timeMs) ? Date.parse(time!) : timeMs;
@@ -363,6 +367,7 @@ export class EventClassifier {
         if (ms >= 0) timestamp = ms;
       }
     }
+    timestamp ??= event.timestamp;
     out.schema = schema;
     out.topic = validTopic;
     out.key = key;

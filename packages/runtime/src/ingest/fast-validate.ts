@@ -296,7 +296,16 @@ export class FastValidator {
 
   /** True when the event is valid (and `out` is filled); false when the full path must decide. */
   check(b: Buffer, out: FastFields): boolean {
-    const len = b.length;
+    return this.checkRange(b, 0, b.length, out);
+  }
+
+  /**
+   * {@link check} of the event whose bytes are `b[start..end)` (a record read in place): bytes
+   * outside the range never make it valid (reading past `end` moves past it, and an event must end
+   * exactly at `end`).
+   */
+  checkRange(b: Buffer, start: number, end: number, out: FastFields): boolean {
+    const len = end;
     let nonAscii = false;
     let seen = 0;
     let key: string | undefined;
@@ -304,7 +313,7 @@ export class FastValidator {
     let timeMs = Number.NaN;
     let enumMiss: EnumMiss | undefined;
     out.enumMiss = undefined;
-    let i = skipWs(b, 0, len);
+    let i = skipWs(b, start, len);
     if (b[i] !== OPEN) return false;
     i = skipWs(b, i + 1, len);
     if (b[i] === CLOSE) {
@@ -411,7 +420,7 @@ export class FastValidator {
     }
     if (skipWs(b, i, len) !== len) return false;
     if ((seen & this.requiredMask) !== this.requiredMask || key === undefined) return false;
-    if (nonAscii && !isUtf8(b)) return false;
+    if (nonAscii && !isUtf8(start === 0 && end === b.length ? b : b.subarray(start, end))) return false;
     if (enumMiss !== undefined) {
       out.enumMiss = enumMiss;
       return false;

@@ -31,6 +31,7 @@ import { createIngestMetrics, type IngestMetrics } from "./metrics.js";
 import { IngestBatchError, type Ingestion, type IngestionLog, type IngestionOptions } from "./options.js";
 import { ensureTopics, resolveTopics } from "./topics.js";
 import { BatchTally, ProgressStore } from "./progress.js";
+import { recordView } from "../kafka/record-view.js";
 
 export { IngestBatchError } from "./options.js";
 export type { BatchSummary, Ingestion, IngestionHooks, IngestionLog, IngestionOptions } from "./options.js";
@@ -200,6 +201,8 @@ export class Ingester implements Ingestion {
       maxBytesPerPartition: o.maxBytesPerPartition ?? DEFAULT_MAX_BYTES_PER_PARTITION,
       maxWaitTimeInMs: o.maxWaitTimeMs ?? 1_000,
       readUncommitted: false,
+      // Values read where they lie and forwarded from there (see kafka/record-view.ts).
+      recordViews: true,
       allowAutoTopicCreation: false,
       retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000 },
     });
@@ -515,9 +518,17 @@ export class Ingester implements Ingestion {
           // The raw bytes, unchanged (no re-serialisation), with the entity id as key and the event
           // time as timestamp (a number: seg's kafkajs patch writes it without parsing text). A small
           // object: the fetched message can be collected while this waits for its request.
-          out = { key: fwd.key, value: m.value, timestamp: fwd.timestamp as string };
-          if (hasHeaders(m.headers)) out.headers = m.headers;
-          bytes = (m.value?.length ?? 0) + fwd.key.length + 64;
+          // A record view is forwarded as it is: seg's kafkajs patch copies its value bytes into
+          // the request (a view has no headers).
+          const view = recordView(m);
+          if (view !== undefined) {
+            out = { key: fwd.key, value: view as unknown as Buffer, timestamp: fwd.timestamp as string };
+            bytes = Math.max(0, view.valueLength) + fwd.key.length + 64;
+          } else {
+            out = { key: fwd.key, value: m.value, timestamp: fwd.timestamp as string };
+            if (hasHeaders(m.headers)) out.headers = m.headers;
+            bytes = (m.value?.length ?? 0) + fwd.key.length + 64;
+          }
           tally.valid(i, fwd.eventTimeMs);
         } else {
           invalidByReason[c.letter.reason] = (invalidByReason[c.letter.reason] ?? 0) + 1;

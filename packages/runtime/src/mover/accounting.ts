@@ -139,7 +139,7 @@ export class RunTracker {
   /** The run of the previous message: consecutive messages mostly belong to the same run. */
   private last: PendingRun | undefined;
 
-  private open(segment: string, runId: string, partition: number, offset: string, now: number): PendingRun | undefined {
+  private open(segment: string, runId: string, partition: number, offset: string | number, now: number): PendingRun | undefined {
     const last = this.last;
     if (last !== undefined && last.runId === runId && last.segment === segment && this.pending.get(last.key) === last) {
       if (!last.firstOffsets.has(partition)) last.firstOffsets.set(partition, BigInt(offset));
@@ -178,7 +178,7 @@ export class RunTracker {
    * The run to buffer a member of `segment`/`runId` in (the caller packs it into `packed`);
    * undefined when the run is finished or being applied (a late duplicate, not buffered).
    */
-  bufferFor(segment: string, runId: string, partition: number, offset: string, now: number): PendingRun | undefined {
+  bufferFor(segment: string, runId: string, partition: number, offset: string | number, now: number): PendingRun | undefined {
     const run = this.open(segment, runId, partition, offset, now);
     return run === undefined || run.applying ? undefined : run;
   }

@@ -88,31 +88,38 @@ export class FastMemberParser {
 
   /** True when `value` is a member message the fast path can read (its fields are then set). */
   parse(value: Buffer): boolean {
-    const buf = value;
-    const n = buf.length;
-    if (n < HEAD.length + RUN.length + ENTITY.length + METRICS.length + 5 || buf[n - 1] !== CLOSE) return false;
-    if (!matches(buf, 0, HEAD)) return false;
+    return this.parseRange(value, 0, value.length);
+  }
+
+  /**
+   * {@link parse} of the message whose bytes are `buf[start..stop)` (a record read in place); no
+   * byte outside the range is taken for part of it.
+   */
+  parseRange(buf: Buffer, start: number, stop: number): boolean {
+    const n = stop - start;
+    if (n < HEAD.length + RUN.length + ENTITY.length + METRICS.length + 5 || buf[stop - 1] !== CLOSE) return false;
+    if (!matches(buf, start, HEAD)) return false;
     this.nonAscii = false;
-    let at = HEAD.length;
-    const segEnd = this.plainString(buf, at);
+    let at = start + HEAD.length;
+    const segEnd = this.plainString(buf, at, stop);
     if (segEnd <= at || !matches(buf, segEnd, RUN)) return false;
     const runStart = segEnd + RUN.length;
-    const runEnd = this.plainString(buf, runStart);
+    const runEnd = this.plainString(buf, runStart, stop);
     if (runEnd <= runStart || !matches(buf, runEnd, ENTITY)) return false;
     const idStart = runEnd + ENTITY.length;
-    const idEnd = this.plainString(buf, idStart);
+    const idEnd = this.plainString(buf, idStart, stop);
     if (idEnd <= idStart || !matches(buf, idEnd, METRICS)) return false;
     at = idEnd + METRICS.length;
-    if (buf[at] !== OPEN) return false;
+    if (at >= stop || buf[at] !== OPEN) return false;
     this.buf = buf;
-    this.end = n - 1; // the message's closing brace
+    this.end = stop - 1; // the message's closing brace
     this.nFixes = 0;
     const metricsEnd = this.value(at, 0);
     this.buf = EMPTY;
-    if (metricsEnd !== n - 1) return false;
+    if (metricsEnd !== stop - 1) return false;
     // Bytes that are not UTF-8 would be staged as they are; the slow path reads them as U+FFFD.
-    if (this.nonAscii && !isUtf8(buf)) return false;
-    this.segment = this.reuse(buf, HEAD.length, segEnd, true);
+    if (this.nonAscii && !isUtf8(start === 0 && stop === buf.length ? buf : buf.subarray(start, stop))) return false;
+    this.segment = this.reuse(buf, start + HEAD.length, segEnd, true);
     this.runId = this.reuse(buf, runStart, runEnd, false);
     this.last = buf;
     this.idStart = idStart;
@@ -189,9 +196,9 @@ export class FastMemberParser {
     return text;
   }
 
-  /** The index of the closing quote of a string starting at `at` without escapes or control characters; -1 otherwise. */
-  private plainString(buf: Buffer, at: number): number {
-    for (let i = at; i < buf.length; i++) {
+  /** The index of the closing quote (before `limit`) of a string starting at `at` without escapes or control characters; -1 otherwise. */
+  private plainString(buf: Buffer, at: number, limit: number): number {
+    for (let i = at; i < limit; i++) {
       const c = buf[i]!;
       if (c === QUOTE) return i;
       if (c === BACKSLASH || c < 0x20) return -1;
@@ -208,7 +215,7 @@ export class FastMemberParser {
     if (c === OPEN) return depth >= MAX_DEPTH ? -1 : this.object(at, depth + 1);
     if (c === OPEN_ARRAY) return depth >= MAX_DEPTH ? -1 : this.array(at, depth + 1);
     if (c === QUOTE) {
-      const close = this.plainString(buf, at + 1);
+      const close = this.plainString(buf, at + 1, this.end);
       return close < 0 || close >= this.end ? -1 : close + 1;
     }
     if (c === MINUS || (c >= ZERO && c <= NINE)) return this.number(at);
@@ -224,7 +231,7 @@ export class FastMemberParser {
     let nKeys = 0;
     for (;;) {
       if (buf[i] !== QUOTE) return -1;
-      const close = this.plainString(buf, i + 1);
+      const close = this.plainString(buf, i + 1, this.end);
       if (close < 0 || close >= this.end) return -1;
       const start = i + 1;
       const len = close - start;

@@ -39,6 +39,7 @@ import type { EachBatchPayload, Producer } from "kafkajs";
 import type { Redis } from "ioredis";
 import type { CompleteMessage } from "../contracts/messages.js";
 import { createKafka } from "../kafka/admin.js";
+import { recordView } from "../kafka/record-view.js";
 import { RunTracker, parseResult, type PendingRun, type RunStatus } from "./accounting.js";
 import { allToOneAssigner } from "./assigner.js";
 import { FastMemberParser } from "./fast-parse.js";
@@ -134,6 +135,8 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
     maxBytesPerPartition: options.fetch?.maxBytesPerPartition ?? 8 * 1024 * 1024,
     maxBytes: options.fetch?.maxBytes ?? 32 * 1024 * 1024,
     maxWaitTimeInMs: options.fetch?.maxWaitTimeInMs ?? 100,
+    // Values read where they lie (see kafka/record-view.ts).
+    recordViews: true,
     retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 2_000, restartOnFailure: async () => true },
   });
 
@@ -454,8 +457,10 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
       time.batches++;
       time.messages += batch.messages.length;
       for (const m of batch.messages) {
-        if (m.value !== null && fast.parse(m.value)) {
-          const run = tracker.bufferFor(fast.segment, fast.runId, partition, m.offset, now);
+        // Record views (see kafka/record-view.ts) are read where they lie.
+        const view = recordView(m);
+        if (view !== undefined ? view.valueLength > 0 && fast.parseRange(view.bytes, view.valueStart, view.valueStart + view.valueLength) : m.value !== null && fast.parse(m.value)) {
+          const run = tracker.bufferFor(fast.segment, fast.runId, partition, view !== undefined ? view.offsetNumber : m.offset, now);
           if (run !== undefined) fast.appendTo(run.packed);
           continue;
         }

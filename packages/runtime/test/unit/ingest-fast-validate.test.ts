@@ -7,7 +7,9 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { createRequire } from "node:module";
 import { EventClassifier, countBeyond, type RawEvent } from "@seg/runtime";
+import type { RawMessage } from "../../src/ingest/classify.js";
 import { AUDIT_EVERY } from "../../src/ingest/classify.js";
 import { dateTimeMsAt, isSimpleDate, isSimpleDateTime } from "../../src/ingest/date-time.js";
 import { FastValidator, type FastFields } from "../../src/ingest/fast-validate.js";
@@ -24,7 +26,21 @@ function raw(topic: string, value: Buffer): RawEvent {
   return { topic, partition: 0, offset: "7", key: null, value, timestamp: "1700000000000" };
 }
 
-/** Both classifiers agree on `value`; true when the fast check itself accepted it. */
+/** kafkajs's record view (seg's patch): a consumed record read in place. */
+const RecordView = createRequire(import.meta.url)(`${createRequire(import.meta.url).resolve("kafkajs").replace(/index\.js$/, "")}src/protocol/recordBatch/record/v0/decoder.js`).RecordView as new (...args: unknown[]) => RawMessage;
+
+/** Bytes around a value in a fetched record batch: what reading past the value's end would find. */
+const SURROUNDINGS = ["", "}", '"', "ull}", "rue}", ',"x":1}', " ", "0}", '":1}', "\u0000", "\xff\xfe"].map((s) => Buffer.from(s, "latin1"));
+
+/** `value` as a record view, in the middle of other bytes. */
+function asView(value: Buffer, k: number): RawMessage {
+  const before = SURROUNDINGS[(k * 7) % SURROUNDINGS.length]!;
+  const after = SURROUNDINGS[k % SURROUNDINGS.length]!;
+  const bytes = Buffer.concat([before, Buffer.from("k1"), value, after]);
+  return new RecordView(bytes, 7, 1_700_000_000_000, before.length, 2, before.length + 2, value.length, 0, { magicByte: 2, isControlBatch: false, timestampType: 0 });
+}
+
+/** Both classifiers agree on `value`, also when the fast one reads it in place; true when the fast check itself accepted it. */
 function agree(topic: string, value: Buffer): boolean {
   const a = fast.classify(raw(topic, value));
   const b = full.classify(raw(topic, value));
@@ -34,6 +50,17 @@ function agree(topic: string, value: Buffer): boolean {
   const out: FastFields = { key: "", time: undefined, timeMs: Number.NaN };
   const accepted = v?.check(value, out) ?? false;
   if (accepted) expect(b.kind).toBe("valid");
+  // In place, surrounded by bytes that would complete or spoil it: the same verdict.
+  for (let k = 0; k < SURROUNDINGS.length; k++) {
+    const view = asView(value, k);
+    expect(fast.classifyMessage(topic, 0, view)).toEqual(a.kind === "valid" ? a : { ...a, letter: { ...a.letter, offset: "7" } });
+    if (v !== undefined) {
+      const inPlace: FastFields = { key: "", time: undefined, timeMs: Number.NaN };
+      const r = view as unknown as { bytes: Buffer; valueStart: number; valueLength: number };
+      expect(v.checkRange(r.bytes, r.valueStart, r.valueStart + r.valueLength, inPlace)).toBe(accepted);
+      if (accepted) expect(inPlace).toEqual(out);
+    }
+  }
   return accepted;
 }
 

@@ -330,6 +330,75 @@ describe("kafkajs patch: records decoded in place", () => {
     expect(plain).toBeGreaterThan(500);
   });
 
+  it("reads plain records as record views equal to the messages kafkajs decodes, when asked", async () => {
+    const decodeViews = decodeBatch as unknown as (d: unknown, views: boolean) => Promise<{ records: Record<string, unknown>[] }>;
+    let seed = 11;
+    const next = (n: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed % n;
+    };
+    let views = 0;
+    let others = 0;
+    for (let round = 0; round < 120; round++) {
+      const msgs = Array.from({ length: 1 + next(40) }, (_, i) => {
+        const m: Msg & { timestampDelta: number | unknown } = {
+          key: next(4) === 0 ? null : next(2) === 0 ? randomBytes(next(30)) : `k-${i}-ü`,
+          value: next(6) === 0 ? null : randomBytes(next(300)),
+          timestampDelta: [0, next(1000), -next(1000), next(2 ** 30) * 2 ** 20, Long.fromValue("4611686018427387904")][next(5)],
+        };
+        if (next(5) === 0) m.headers = { a: "x" };
+        return m;
+      });
+      const firstOffset = [0n, 12_345n, 2n ** 53n - 3n, 2n ** 60n][next(4)]!;
+      const firstTimestamp = ["0", "1780000000000", "9007199254741000", "-5"][next(4)]!;
+      const buf = await batchBytes(msgs, firstOffset, firstTimestamp, next(4) === 0 ? 1 : 0, next(5) === 0);
+      const reference = await decodeBatch(new Decoder(buf));
+      const viewed = await decodeViews(new Decoder(buf), true);
+      expect(viewed.records).toHaveLength(reference.records.length);
+      viewed.records.forEach((r, i) => {
+        const ref = reference.records[i] as unknown as Record<string, unknown>;
+        if (typeof r["offsetNumber"] === "number") {
+          views++;
+          // Only records without headers; every field kafkajs gives, made on demand.
+          expect(ref["headers"]).toEqual({});
+          expect((r as { toJSON(): unknown }).toJSON()).toEqual(ref);
+          for (const field of ["offset", "timestamp", "key", "value", "headers", "isControlRecord", "magicByte", "attributes", "batchContext"]) expect(r[field]).toEqual(ref[field]);
+          expect(r["offsetNumber"]).toBe(Number(ref["offset"]));
+          const bytes = r["bytes"] as Buffer;
+          const range = (start: unknown, length: unknown) => ((length as number) < 0 ? null : bytes.subarray(start as number, (start as number) + (length as number)));
+          expect(range(r["keyStart"], r["keyLength"])).toEqual(ref["key"]);
+          expect(range(r["valueStart"], r["valueLength"])).toEqual(ref["value"]);
+        } else {
+          others++;
+          expect(r).toEqual(ref);
+        }
+      });
+    }
+    expect(views).toBeGreaterThan(500);
+    expect(others).toBeGreaterThan(50);
+  });
+
+  it("writes a record view given as a value with the bytes of its value", async () => {
+    const decodeViews = decodeBatch as unknown as (d: unknown, views: boolean) => Promise<{ records: Record<string, unknown>[] }>;
+    const source = messages(60, false).map((m) => ({ ...m, value: typeof m.value === "string" ? Buffer.from(m.value) : m.value }));
+    const buf = await batchBytes(source.map((m, i) => ({ ...m, timestampDelta: i })), 100n, "1780000000000", 0, false);
+    const viewed = (await decodeViews(new Decoder(buf), true)).records;
+    expect(viewed.every((r) => typeof r["offsetNumber"] === "number")).toBe(true);
+    // Forwarded as ingestion does: a new key and timestamp, the consumed record as the value;
+    // some with headers or a key that is not short ASCII (the other paths of the writer).
+    const forward = (value: (r: Record<string, unknown>) => unknown) =>
+      viewed.map((r, i) => ({
+        key: i % 9 === 4 ? `clé-${i}` : `c${i}`,
+        value: value(r),
+        timestamp: 1_780_000_000_000 + i * 1000,
+        ...(i % 11 === 5 ? { headers: { h: "v" } } : {}),
+      }));
+    const options = { compression: 0, firstSequence: 0, transactional: true, producerId: Long.fromValue(3), producerEpoch: 0, dateNow: 0, firstTimestamp: 1_780_000_000_000, maxTimestamp: 1_780_000_000_000 + (viewed.length - 1) * 1000 };
+    const fromViews = await recordBatch.RecordBatchFromMessages({ ...options, messages: forward((r) => r) });
+    const fromBuffers = await recordBatch.RecordBatchFromMessages({ ...options, messages: forward((r) => r["value"]) });
+    expect(Buffer.compare(fromViews.buffer, fromBuffers.buffer)).toBe(0);
+  });
+
   it("keeps the messages at or after the fetched offset, past 2^53 too", () => {
     const messages = ["5", "6", "7", "9007199254740993", "10"].map((offset) => ({ offset, batchContext: {}, isControlRecord: false }));
     const keep = (fetched: string) => new Batch("t", fetched, { partition: 0, highWatermark: "11", messages, abortedTransactions: [] }).messages.map((m) => m.offset);

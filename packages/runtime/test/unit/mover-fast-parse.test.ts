@@ -7,9 +7,28 @@ import { describe, expect, it } from "vitest";
 import { PackedMembers, parseResult } from "@seg/runtime";
 import { FastMemberParser } from "../../src/mover/fast-parse.js";
 
-/** Fast path result, or "declined". The member it packs (bytes for the staging script) must be the same text. */
+/** Bytes around a message in a fetched record batch: what reading past its end would find. */
+const SURROUNDINGS = ["", "}", '"', '"}', "1}", ',"a":1}}', "\\", "\u00ff"].map((t) => Buffer.from(t, "latin1"));
+
+/**
+ * Fast path result, or "declined". The member it packs (bytes for the staging script) must be the
+ * same text; read in place (a record view's value amid other bytes) it must give the same.
+ */
 function fast(p: FastMemberParser, text: string): { segment: string; runId: string; entityId: string; metricsJson: string } | "declined" {
-  if (!p.parse(Buffer.from(text, "utf8"))) return "declined";
+  const value = Buffer.from(text, "utf8");
+  const parsed = p.parse(value);
+  const out = parsed ? read(p) : "declined";
+  for (let k = 0; k < SURROUNDINGS.length; k++) {
+    const before = SURROUNDINGS[(k * 3) % SURROUNDINGS.length]!;
+    const bytes = Buffer.concat([before, value, SURROUNDINGS[k]!]);
+    const inPlace = new FastMemberParser();
+    expect(inPlace.parseRange(bytes, before.length, before.length + value.length), text).toBe(parsed);
+    if (parsed) expect(read(inPlace)).toEqual(out);
+  }
+  return out;
+}
+
+function read(p: FastMemberParser): { segment: string; runId: string; entityId: string; metricsJson: string } {
   const packed = new PackedMembers(1, 4);
   p.appendTo(packed);
   const out = { segment: p.segment, runId: p.runId, entityId: p.entityId, metricsJson: p.metricsJson };
