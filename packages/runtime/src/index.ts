@@ -106,7 +106,7 @@ export * from "./runner/index.js";
 export * from "./metrics/index.js";
 
 /** The message contracts between jobs, the mover and ingestion (results, changes, dead letters, validated topics). */
-export { MAX_DEAD_LETTER_VALUE, changesChannel, isRetirementExit, parseResultMessage, retirementRunId, validTopic } from "./contracts/messages.js";
+export { MAX_DEAD_LETTER_VALUE, changeMessageText, changesChannel, isRetirementExit, parseResultMessage, retirementRunId, validTopic } from "./contracts/messages.js";
 export type { ChangeMessage, CompleteMessage, DeadLetterMessage, MemberMessage, ResultMessage } from "./contracts/messages.js";
 
 /** Roles, tokens, the permission table and `requireRole` (auth); the serving API (`seg serve`). */

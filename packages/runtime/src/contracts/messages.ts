@@ -54,6 +54,16 @@ export interface ChangeMessage {
 }
 
 /**
+ * The JSON text of a member's {@link ChangeMessage} for this segment, change and run:
+ * `JSON.stringify` of the message, with the text around the entity id made once.
+ */
+export function changeMessageText(segment: string, change: "enter" | "exit", runId: string, asOf: string): (entityId: string) => string {
+  const head = `{"segment":${JSON.stringify(segment)},"entityId":`;
+  const tail = `,"change":"${change}","runId":${JSON.stringify(runId)},"asOf":${JSON.stringify(asOf)}}`;
+  return (entityId) => head + JSON.stringify(entityId) + tail;
+}
+
+/**
  * The runId of the exits announced when a segment retired by deploy `deployId` has its keys deleted:
  * `retired-<deployId>`; a clean-up again at `again` (a run applied after the retirement put members
  * back) gets `retired-<deployId>-<ms>`, so its exits are not taken for repeats of the first ones.

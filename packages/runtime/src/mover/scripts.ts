@@ -146,31 +146,23 @@ return {'applied', nEnter, nLeft}
 `;
 
 /**
- * One SSCAN step of the follow-up work over an entered or left set: publishes a ChangeMessage per
- * member on the segment's pub/sub channel. Returns {nextCursor, ids, messages}: the caller sends
- * the same messages (the same JSON text) to Kafka, keyed by entity id.
+ * Publishes change messages (made by the mover, one per member, the same JSON text it sends to
+ * Kafka) on a segment's pub/sub channel: one command for a chunk instead of one per message.
  *
- * KEYS: set
- * ARGV: cursor, count, channel, change ('enter' | 'exit'), segment, runId, asOf
+ * ARGV: channel, message...
+ * Returns the number of messages published.
  */
-export const POST_CHUNK = `
-local r = redis.call('SSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
-local head = '{"segment":' .. cjson.encode(ARGV[5]) .. ',"entityId":'
-local tail = ',"change":"' .. ARGV[4] .. '","runId":' .. cjson.encode(ARGV[6]) .. ',"asOf":' .. cjson.encode(ARGV[7]) .. '}'
-local messages = {}
-for i, id in ipairs(r[2]) do
-  local m = head .. cjson.encode(id) .. tail
-  redis.call('PUBLISH', ARGV[3], m)
-  messages[i] = m
-end
-return {r[1], r[2], messages}
+export const PUBLISH_CHUNK = `
+local channel = ARGV[1]
+for i = 2, #ARGV do redis.call('PUBLISH', channel, ARGV[i]) end
+return #ARGV - 1
 `;
 
 /** Script name → Lua source and number of KEYS, for `defineCommand`. */
 export const MOVER_SCRIPTS = {
   segMoverDiffChunk: { lua: DIFF_CHUNK, numberOfKeys: 3 },
   segMoverSwap: { lua: SWAP, numberOfKeys: 9 },
-  segMoverPostChunk: { lua: POST_CHUNK, numberOfKeys: 1 },
+  segMoverPublishChunk: { lua: PUBLISH_CHUNK, numberOfKeys: 0 },
 } as const;
 
 export type MoverScriptName = keyof typeof MOVER_SCRIPTS;

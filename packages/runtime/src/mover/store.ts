@@ -24,7 +24,7 @@
  * around a crash).
  */
 import type { Redis } from "ioredis";
-import { changesChannel } from "../contracts/messages.js";
+import { changeMessageText, changesChannel } from "../contracts/messages.js";
 import { compareRuns, type PendingRun } from "./accounting.js";
 import { applyKeys, outboxKey, postSwapKey, stagingKey, type SegmentTarget } from "./keys.js";
 import { PackedMembers, respCommand } from "./packed-members.js";
@@ -54,8 +54,8 @@ export interface MoverStoreOptions {
 export type ApplyPhase = "prepared" | "swapped" | "changes-published";
 
 /**
- * A change message ready to send: keyed by entity id, the value a `ChangeMessage` as JSON (made in
- * Redis, the same text the segment's pub/sub channel gets).
+ * A change message ready to send: keyed by entity id, the value a `ChangeMessage` as JSON (the
+ * same text the segment's pub/sub channel gets).
  */
 export interface EncodedChange {
   key: string;
@@ -318,14 +318,14 @@ export class MoverStore {
   }
 
   /**
-   * The follow-up work of a swap: for each leaver (then each entered member), publish the change on
-   * pub/sub in a script step, then send the same changes to Kafka; finally free the sets and the
-   * record.
+   * The follow-up work of a swap: for each leaver (then each entered member), chunk by chunk (one
+   * SSCAN step), publish the change on pub/sub (one script call per chunk), then send the same
+   * changes to Kafka; finally free the sets and the record.
    */
   private async finishPostSwap(post: PostSwap, ctx: ApplyContext): Promise<{ entered: number; left: number }> {
     const channel = changesChannel(this.options.prefix, post.segment);
     const counts = { entered: 0, left: 0 };
-    // Each chunk's Kafka send overlaps the next chunk's script; at most one send is outstanding,
+    // Each chunk's Kafka send overlaps the next chunk's steps; at most one send is outstanding,
     // so the changes reach Kafka in order, and all of them before the record is deleted.
     let sending: Promise<void> = Promise.resolve();
     for (const [set, change] of [
@@ -333,16 +333,15 @@ export class MoverStore {
       [post.entered, "enter"],
     ] as const) {
       if (set === "") continue;
+      const message = changeMessageText(post.segment, change, post.runId, post.asOf);
       let cursor = "0";
       let steps = 0;
       do {
-        const [next, ids, values] = (await this.script("segMoverPostChunk", [set], [cursor, this.options.chunkSize, channel, change, post.segment, post.runId, post.asOf])) as [
-          string,
-          string[],
-          string[],
-        ];
-        cursor = String(next);
+        const [next, ids] = await this.redis.sscan(set, cursor, "COUNT", this.options.chunkSize);
+        cursor = next;
         if (ids.length > 0) {
+          const values = ids.map(message);
+          await this.script("segMoverPublishChunk", [], [channel, ...values]);
           if (change === "exit") counts.left += ids.length;
           else counts.entered += ids.length;
           await sending;
@@ -359,3 +358,4 @@ export class MoverStore {
     return counts;
   }
 }
+

@@ -1,10 +1,11 @@
 /**
  * The mover's fast path for member messages gives exactly what the slow path (JSON.parse, the
- * contract's checks, JSON.stringify of the metrics) gives, or declines and leaves it to it.
+ * contract's checks, JSON.stringify of the metrics) gives, or declines and leaves it to it; and the
+ * change messages it writes are JSON.stringify's text.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { PackedMembers, parseResult } from "@seg/runtime";
+import { PackedMembers, changeMessageText, parseResult } from "@seg/runtime";
 import { FastMemberParser } from "../../src/mover/fast-parse.js";
 
 /** Bytes around a message in a fetched record batch: what reading past its end would find. */
@@ -187,5 +188,21 @@ describe("FastMemberParser", () => {
     ]) {
       expect(fast(p, msg(`{"x":${written},"y":"\u00e9"}`)), written).toMatchObject({ metricsJson: `{"x":${printed},"y":"é"}` });
     }
+  });
+});
+
+describe("changeMessageText", () => {
+  it("gives JSON.stringify of the change message, whatever the names hold", () => {
+    const text = fc.string({ unit: "grapheme", maxLength: 12 });
+    const weird = fc.constantFrom('"', "\\", "/", "\u0000", "\u2028", "\ud800", "é", "😀", "</script>");
+    const name = fc.oneof(text, weird, fc.array(weird, { maxLength: 4 }).map((a) => a.join("")));
+    fc.assert(
+      fc.property(name, fc.constantFrom("enter", "exit") as fc.Arbitrary<"enter" | "exit">, name, name, name, (segment, change, runId, asOf, entityId) => {
+        const m = changeMessageText(segment, change, runId, asOf)(entityId);
+        expect(m).toBe(JSON.stringify({ segment, entityId, change, runId, asOf }));
+        expect(JSON.parse(m)).toEqual({ segment, entityId, change, runId, asOf });
+      }),
+      { numRuns: 500 },
+    );
   });
 });
