@@ -37,7 +37,7 @@ function asView(value: Buffer, k: number): RawMessage {
   const before = SURROUNDINGS[(k * 7) % SURROUNDINGS.length]!;
   const after = SURROUNDINGS[k % SURROUNDINGS.length]!;
   const bytes = Buffer.concat([before, Buffer.from("k1"), value, after]);
-  return new RecordView(bytes, 7, 1_700_000_000_000, before.length, 2, before.length + 2, value.length, 0, { magicByte: 2, isControlBatch: false, timestampType: 0 });
+  return new RecordView(bytes, 7, { firstOffset: 7, firstTimestamp: 1_699_999_999_000 }, 1_000, before.length, 2, before.length + 2, value.length, 0, { magicByte: 2, isControlBatch: false, timestampType: 0 });
 }
 
 /** Both classifiers agree on `value`, also when the fast one reads it in place; true when the fast check itself accepted it. */

@@ -399,6 +399,24 @@ describe("kafkajs patch: records decoded in place", () => {
     expect(Buffer.compare(fromViews.buffer, fromBuffers.buffer)).toBe(0);
   });
 
+  it("hands record views over without copying kafkajs's arrays when nothing is left out, and leaves out what it must", async () => {
+    const decodeViews = decodeBatch as unknown as (d: unknown, views: boolean) => Promise<{ records: { offsetNumber: number; offset: string; timestampNumber: number; timestamp: string }[] }>;
+    const msgs = Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: Buffer.from(`v${i}`), timestampDelta: i * 1000 }));
+    const buf = await batchBytes(msgs, 100n, "1780000000000", 0, false);
+    const views = (await decodeViews(new Decoder(buf), true)).records;
+    expect(views.map((v) => [v.offsetNumber, v.timestampNumber])).toEqual(msgs.map((_, i) => [100 + i, 1_780_000_000_000 + i * 1000]));
+    expect(views.map((v) => v.timestamp)).toEqual(msgs.map((_, i) => String(1_780_000_000_000 + i * 1000)));
+    const all = new Batch("t", "100", { partition: 0, highWatermark: "110", messages: views, abortedTransactions: [] });
+    expect(all.messages).toBe(views);
+    expect(new Batch("t", "105", { partition: 0, highWatermark: "110", messages: views, abortedTransactions: [] }).messages.map((m) => m.offset)).toEqual(["105", "106", "107", "108", "109"]);
+    expect(new Batch("t", "100", { partition: 0, highWatermark: "110", messages: views, abortedTransactions: [{ producerId: "7", firstOffset: "103" }] }).messages.map((m) => m.offset)).toEqual(["100", "101", "102"]);
+    // A control batch (bit 5 of the attributes): its records are never handed over.
+    const control = Buffer.from(buf);
+    control.writeInt16BE(control.readInt16BE(21) | 0x20, 21);
+    const controlViews = (await decodeViews(new Decoder(control), true)).records;
+    expect(new Batch("t", "100", { partition: 0, highWatermark: "110", messages: controlViews, abortedTransactions: [] }).messages).toEqual([]);
+  });
+
   it("keeps the messages at or after the fetched offset, past 2^53 too", () => {
     const messages = ["5", "6", "7", "9007199254740993", "10"].map((offset) => ({ offset, batchContext: {}, isControlRecord: false }));
     const keep = (fetched: string) => new Batch("t", fetched, { partition: 0, highWatermark: "11", messages, abortedTransactions: [] }).messages.map((m) => m.offset);
