@@ -44,6 +44,8 @@ export type { RetentionAdmin, RetentionReport, RetentionWarning } from "./deploy
 /** Kafka clients. */
 export { DEFAULT_KAFKA_BROKERS, KafkaUnreachableError, connectKafkaAdmin, createKafka, kafkaBrokersFromEnv } from "./kafka/admin.js";
 export type { KafkaClientOptions } from "./kafka/admin.js";
+export { recordView, valueRange } from "./kafka/record-view.js";
+export type { KafkaRecordView, ValueRange } from "./kafka/record-view.js";
 
 /** Ingestion: raw events validated into valid topics and the dead-letter topic, exactly once, with progress and metrics. */
 export { DEAD_LETTER_REASONS, DEFAULT_MAX_MESSAGE_BYTES, EventClassifier, cutText, deadLetterValue, ingestRoutes } from "./ingest/classify.js";

@@ -10,6 +10,8 @@ import type { DeadLetterMessage } from "../contracts/messages.js";
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
+/** Bytes per slab that dead letters are cut from. */
+const SLAB_BYTES = 256 * 1024;
 /** Most kept pieces (of each kind) before they are all dropped. */
 const MAX_KEPT = 256;
 
@@ -22,6 +24,9 @@ export class DeadLetterWriter {
   /** `","receivedAt":…}` of the last clock text. */
   private tailText = "";
   private tail = Buffer.alloc(0);
+  /** Where letters are cut from (Node's own pool is 8 KiB: a new one every ~16 letters cost more than writing them). */
+  private slab = Buffer.alloc(0);
+  private slabUsed = 0;
 
   /**
    * The dead letter's JSON as bytes. `raw` is the value `letter.value` was decoded from (see
@@ -55,7 +60,7 @@ export class DeadLetterWriter {
     const m = middle.bytes;
     const tail = this.tail;
     const n = raw!.length;
-    const out = Buffer.allocUnsafe(h.length + offset.length + m.length + n + quotes + tail.length);
+    const out = this.allocate(h.length + offset.length + m.length + n + quotes + tail.length);
     out.set(h, 0);
     let pos = h.length;
     for (let i = 0; i < offset.length; i++) out[pos++] = offset.charCodeAt(i);
@@ -67,6 +72,19 @@ export class DeadLetterWriter {
       out[pos++] = c;
     }
     out.set(tail, pos);
+    return out;
+  }
+
+  /** `size` bytes (not zeroed) cut from the current slab, or a buffer of their own when large. */
+  private allocate(size: number): Buffer {
+    if (size > SLAB_BYTES / 8) return Buffer.allocUnsafeSlow(size);
+    if (this.slabUsed + size > this.slab.length) {
+      this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+      this.slabUsed = 0;
+    }
+    const out = this.slab.subarray(this.slabUsed, this.slabUsed + size);
+    // 8-byte aligned, as Node's pool does.
+    this.slabUsed = (this.slabUsed + size + 7) & ~7;
     return out;
   }
 }

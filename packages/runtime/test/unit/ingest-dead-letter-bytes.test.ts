@@ -35,6 +35,18 @@ describe("dead letters as bytes", () => {
     same(letter(raw, { schema: null, path: null, reason: "malformed-json", message: "the value is not valid JSON: ‘}’ expected at byte 9" }), raw);
   });
 
+  it("stay intact while later letters are written (letters share slabs)", () => {
+    const own = new DeadLetterWriter();
+    const written: [Buffer, string][] = [];
+    for (let i = 0; i < 3_000; i++) {
+      // Sizes from a few bytes to past a slab's eighth (those get a buffer of their own).
+      const raw = Buffer.from(`{"n":${i},"pad":"${"x".repeat((i * 7919) % 700)}${i % 500 === 0 ? "y".repeat(40_000) : ""}"}`);
+      const l = letter(raw, { offset: String(i) });
+      written.push([own.bytes(l, raw), JSON.stringify(l)]);
+    }
+    for (const [bytes, text] of written) expect(bytes.toString("latin1")).toBe(Buffer.from(text).toString("latin1"));
+  });
+
   it("equal JSON.stringify for any raw value and fields", () => {
     const bytes = fc.oneof(
       fc.string({ unit: fc.constantFrom(..."ab\"\\{}:, \t\n\u0001~é€"), maxLength: 60 }).map((s) => Buffer.from(s)),
