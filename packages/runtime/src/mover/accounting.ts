@@ -112,6 +112,8 @@ export const DEFAULT_TRACKER_LIMITS: TrackerLimits = { finishedLimit: 10_000, ch
 export class RunTracker {
   private readonly pending = new Map<string, PendingRun>();
   private readonly finished = new Map<string, RunStatus>();
+  /** Runs opened since {@link takeOpened} was last called. */
+  private opened: PendingRun[] = [];
   readonly limits: TrackerLimits;
 
   constructor(limits: Partial<TrackerLimits> = {}) {
@@ -136,6 +138,14 @@ export class RunTracker {
     return this.finished.get(runKey(segment, runId));
   }
 
+  /** The runs opened since the last call (each once), still pending. */
+  takeOpened(): PendingRun[] {
+    if (this.opened.length === 0) return this.opened;
+    const opened = this.opened.filter((r) => this.pending.get(r.key) === r);
+    this.opened = [];
+    return opened;
+  }
+
   /** The run of the previous message: consecutive messages mostly belong to the same run. */
   private last: PendingRun | undefined;
 
@@ -152,6 +162,7 @@ export class RunTracker {
     if (run === undefined) {
       run = { key, segment, runId, packed: new PackedMembers(this.limits.chunkMembers), stagedCount: 0, flushing: 0, applying: false, firstOffsets: new Map(), firstSeenAt: now, lastSeenAt: now };
       this.pending.set(key, run);
+      this.opened.push(run);
     }
     if (!run.firstOffsets.has(partition)) run.firstOffsets.set(partition, BigInt(offset));
     run.lastSeenAt = now;

@@ -46,6 +46,7 @@ import { FastMemberParser } from "./fast-parse.js";
 import { createMoverMetrics } from "./metrics.js";
 import { RunOutcomes } from "./outcomes.js";
 import { OutboxPublisher, keyedQueue } from "./publisher.js";
+import { postSwapKey } from "./keys.js";
 import { MoverStore, type EncodedChange } from "./store.js";
 import type { Mover, MoverLog, MoverTimings, RunOutcome, StartMoverOptions } from "./types.js";
 
@@ -258,6 +259,36 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
     metrics.runsSkipped.inc({ reason: status });
     log(status === "abandoned" || status === "inconsistent" ? "warn" : "info", `run ${run.runId} of ${run.segment} not applied: ${why}`, { status });
     emitOutcome(outcomeOf(run, status));
+  };
+
+  /**
+   * Runs first seen just now that are their segment's applied run (read again after a restart, or
+   * sent again late, perhaps without their marker) are duplicates: dropped at once, so that they do
+   * not hold their partitions' commits back until abandoned. One HGET per new run.
+   */
+  const dropAppliedAgain = async (runs: PendingRun[]) => {
+    const targets = await Promise.all(runs.map((run) => options.lookupSegment(run.segment)));
+    const pipe = redis.pipeline();
+    const asked: PendingRun[] = [];
+    runs.forEach((run, i) => {
+      const metaKey = targets[i]?.redis.metaKey;
+      if (!metaKey || run.applying) return;
+      pipe.hget(metaKey, "runId");
+      pipe.hget(postSwapKey(options.redisPrefix, run.segment), "runId");
+      asked.push(run);
+    });
+    if (asked.length === 0) return;
+    const replies = (await pipe.exec()) ?? [];
+    for (let i = 0; i < asked.length; i++) {
+      const [err, applied] = replies[2 * i] ?? [];
+      const [postErr, posting] = replies[2 * i + 1] ?? [];
+      const run = asked[i]!;
+      // A swap whose change messages are still to publish is left to its apply, which finishes them.
+      if (err || postErr || applied !== run.runId || posting === run.runId || run.applying || tracker.get(run.segment, run.runId) !== run) continue;
+      // Its staging must not be written again after it is dropped.
+      while (run.flushing > 0 && flushes.length > 0) await flushes.shift();
+      await dropRun(run, "duplicate", "it is the run the segment already has (read or sent again)");
+    }
   };
 
   /** The marker of a run this process already finished came again: report it, change nothing. */
@@ -504,6 +535,8 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
       }
       time.stagingWaitMs += performance.now() - t;
       t = performance.now();
+      const opened = tracker.takeOpened();
+      if (opened.length > 0) await dropAppliedAgain(opened);
       for (const run of [...tracker.runs()]) {
         const c = RunTracker.completion(run);
         if (c === "complete") await startApply(run, payload);

@@ -170,6 +170,28 @@ describe("the results mover after a crash", () => {
     });
   }
 
+  it("after a restart, members of the applied run sent again without a marker are dropped at once, not held until abandoned", async () => {
+    const s = await scenario();
+    const first = await s.startInProcess();
+    const r1 = run("run-1", "2026-11-01T00:00:00Z", members(0, 500, "r1"));
+    await produceRun(env.producer, s.resultsTopic, r1);
+    expect(await first.mover.waitForRun(SEGMENT, "run-1")).toMatchObject({ status: "applied" });
+    await first.mover.stop();
+    // A job sends part of run-1 again (no marker): the restarted mover has no memory of run-1.
+    await produceRun(env.producer, s.resultsTopic, run("run-1", "2026-11-01T00:00:00Z", members(0, 200, "r1")), { marker: false });
+    const second = await s.startInProcess();
+    expect(await second.mover.waitForRun(SEGMENT, "run-1", 20_000)).toMatchObject({ status: "duplicate" });
+    // Nothing pending, nothing held back: everything read is committed, and Redis still has run-1.
+    await until(async () => (await second.mover.updateLag()) === 0, 20_000, "the late duplicates committed");
+    expect(second.mover.stats().pendingRuns).toBe(0);
+    expect(await segmentMatches(env.redis, s.target, r1, [])).toEqual([]);
+    // The next run lands as usual.
+    const r2 = run("run-2", "2026-11-02T00:00:00Z", members(100, 600, "r2"));
+    await produceRun(env.producer, s.resultsTopic, r2);
+    expect(await second.mover.waitForRun(SEGMENT, "run-2")).toMatchObject({ status: "applied" });
+    expect(await segmentMatches(env.redis, s.target, r2, r1.members.keys())).toEqual([]);
+  });
+
   it("SIGTERM: the mover finishes its batch, commits and exits 0; a restart applies nothing twice", async () => {
     const s = await scenario();
     const child = spawnMoverChild(s.childConfig());
