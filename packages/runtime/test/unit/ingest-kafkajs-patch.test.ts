@@ -294,29 +294,37 @@ describe("kafkajs patch: records decoded in place", () => {
     return buf;
   }
 
-  it("decodes the same records as one decoder per record, and decodes plain records in place", async () => {
-    const inPlace = vi.spyOn(recordDecoder, "decodeInPlace");
-    let seed = 7;
+  /**
+   * `rounds` record batches drawn from `seed`: keys null, bytes or text; values null or bytes;
+   * timestamp deltas small, negative, past 2^32 and past 2^53 (a Long); some records with headers;
+   * first offsets past 2^53 and timestamps that are not safe integers (those take kafkajs's own
+   * decoder); some batches compressed, some with log-append time.
+   */
+  async function* randomBatches(seed: number, rounds: number): AsyncGenerator<{ msgs: Msg[]; buf: Buffer }> {
     const next = (n: number) => {
       seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
       return seed % n;
     };
-    let plain = 0;
-    for (let round = 0; round < 120; round++) {
+    for (let round = 0; round < rounds; round++) {
       const msgs = Array.from({ length: 1 + next(40) }, (_, i) => {
         const m: Msg & { timestampDelta: number | unknown } = {
           key: next(4) === 0 ? null : next(2) === 0 ? randomBytes(next(30)) : `k-${i}-ü`,
           value: next(6) === 0 ? null : randomBytes(next(300)),
-          // Small, negative, past 2^32, and past 2^53 (a Long): the last takes kafkajs's own decoder.
           timestampDelta: [0, next(1000), -next(1000), next(2 ** 30) * 2 ** 20, Long.fromValue("4611686018427387904")][next(5)],
         };
         if (next(5) === 0) m.headers = { a: "x", b: [Buffer.from("y"), "z"] };
         return m;
       });
-      // First offsets past 2^53 and timestamps that are not safe integers take kafkajs's own decoder.
       const firstOffset = [0n, 12_345n, 2n ** 53n - 3n, 2n ** 60n][next(4)]!;
       const firstTimestamp = ["0", "1780000000000", "9007199254741000", "-5"][next(4)]!;
-      const buf = await batchBytes(msgs, firstOffset, firstTimestamp, next(4) === 0 ? 1 : 0, next(5) === 0);
+      yield { msgs, buf: await batchBytes(msgs, firstOffset, firstTimestamp, next(4) === 0 ? 1 : 0, next(5) === 0) };
+    }
+  }
+
+  it("decodes the same records as one decoder per record, and decodes plain records in place", async () => {
+    const inPlace = vi.spyOn(recordDecoder, "decodeInPlace");
+    let plain = 0;
+    for await (const { msgs, buf } of randomBatches(7, 120)) {
       inPlace.mockClear();
       const fast = await decodeBatch(new Decoder(buf));
       plain += inPlace.mock.results.filter((r) => r.value !== null).length;
@@ -332,26 +340,9 @@ describe("kafkajs patch: records decoded in place", () => {
 
   it("reads plain records as record views equal to the messages kafkajs decodes, when asked", async () => {
     const decodeViews = decodeBatch as unknown as (d: unknown, views: boolean) => Promise<{ records: Record<string, unknown>[] }>;
-    let seed = 11;
-    const next = (n: number) => {
-      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
-      return seed % n;
-    };
     let views = 0;
     let others = 0;
-    for (let round = 0; round < 120; round++) {
-      const msgs = Array.from({ length: 1 + next(40) }, (_, i) => {
-        const m: Msg & { timestampDelta: number | unknown } = {
-          key: next(4) === 0 ? null : next(2) === 0 ? randomBytes(next(30)) : `k-${i}-ü`,
-          value: next(6) === 0 ? null : randomBytes(next(300)),
-          timestampDelta: [0, next(1000), -next(1000), next(2 ** 30) * 2 ** 20, Long.fromValue("4611686018427387904")][next(5)],
-        };
-        if (next(5) === 0) m.headers = { a: "x" };
-        return m;
-      });
-      const firstOffset = [0n, 12_345n, 2n ** 53n - 3n, 2n ** 60n][next(4)]!;
-      const firstTimestamp = ["0", "1780000000000", "9007199254741000", "-5"][next(4)]!;
-      const buf = await batchBytes(msgs, firstOffset, firstTimestamp, next(4) === 0 ? 1 : 0, next(5) === 0);
+    for await (const { buf } of randomBatches(11, 120)) {
       const reference = await decodeBatch(new Decoder(buf));
       const viewed = await decodeViews(new Decoder(buf), true);
       expect(viewed.records).toHaveLength(reference.records.length);
