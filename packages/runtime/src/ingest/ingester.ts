@@ -516,8 +516,8 @@ export class Ingester implements Ingestion {
           valid++;
           outTopic = fwd.topic;
           // The raw bytes, unchanged (no re-serialisation), with the entity id as key and the event
-          // time as timestamp (a number: seg's kafkajs patch writes it without parsing text). A small
-          // object: the fetched message can be collected while this waits for its request.
+          // time as timestamp (a number: seg's kafkajs patch writes it without parsing text). Either
+          // way the fetched bytes stay alive until the request is written (a view, or a slice of them).
           // A record view is forwarded as it is: seg's kafkajs patch copies its value bytes into
           // the request (a view has no headers).
           const view = recordView(m);

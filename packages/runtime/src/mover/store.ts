@@ -328,28 +328,35 @@ export class MoverStore {
     // Each chunk's Kafka send overlaps the next chunk's steps; at most one send is outstanding,
     // so the changes reach Kafka in order, and all of them before the record is deleted.
     let sending: Promise<void> = Promise.resolve();
-    for (const [set, change] of [
-      [post.left, "exit"],
-      [post.entered, "enter"],
-    ] as const) {
-      if (set === "") continue;
-      const message = changeMessageText(post.segment, change, post.runId, post.asOf);
-      let cursor = "0";
-      let steps = 0;
-      do {
-        const [next, ids] = await this.redis.sscan(set, cursor, "COUNT", this.options.chunkSize);
-        cursor = next;
-        if (ids.length > 0) {
-          const values = ids.map(message);
-          await this.script("segMoverPublishChunk", [], [channel, ...values]);
-          if (change === "exit") counts.left += ids.length;
-          else counts.entered += ids.length;
-          await sending;
-          sending = ctx.publish(ids.map((key, i) => ({ key, value: values[i]! })));
-          sending.catch(() => {}); // awaited before the next send and at the end
-        }
-        if (++steps % HEARTBEAT_EVERY === 0) await ctx.heartbeat();
-      } while (cursor !== "0");
+    try {
+      for (const [set, change] of [
+        [post.left, "exit"],
+        [post.entered, "enter"],
+      ] as const) {
+        if (set === "") continue;
+        const message = changeMessageText(post.segment, change, post.runId, post.asOf);
+        let cursor = "0";
+        let steps = 0;
+        do {
+          const [next, ids] = await this.redis.sscan(set, cursor, "COUNT", this.options.chunkSize);
+          cursor = next;
+          if (ids.length > 0) {
+            const values = ids.map(message);
+            await this.script("segMoverPublishChunk", [], [channel, ...values]);
+            if (change === "exit") counts.left += ids.length;
+            else counts.entered += ids.length;
+            await sending;
+            sending = ctx.publish(ids.map((key, i) => ({ key, value: values[i]! })));
+            sending.catch(() => {}); // awaited before the next send and at the end
+          }
+          if (++steps % HEARTBEAT_EVERY === 0) await ctx.heartbeat();
+        } while (cursor !== "0");
+      }
+    } catch (e) {
+      // The send in flight ends before the failure is reported: a retry (or the segment's next
+      // swap) must not overtake it on the changes topic.
+      await sending.catch(() => {});
+      throw e;
     }
     await sending;
     const drop = [post.entered, post.left].filter((k) => k !== "");

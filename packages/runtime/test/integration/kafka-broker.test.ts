@@ -60,6 +60,51 @@ describe("the test Kafka broker", () => {
     expect(received).toEqual({ key: "c-1", value: '{"amount":12.5}' });
   });
 
+  it("a consumer asking for record views gets them from the broker (records with headers as kafkajs's messages); others get kafkajs's messages", async () => {
+    const topic = topicName("views");
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true });
+    const producer = kafka.producer();
+    await producer.connect();
+    const sent = [
+      { key: "c-1", value: '{"n":1}' },
+      { key: null, value: '{"n":2}', headers: { trace: "t-2" } },
+      { key: "c-3", value: null },
+      { key: "c-4", value: "ü".repeat(40) },
+    ];
+    await producer.send({ topic, messages: sent });
+    await producer.disconnect();
+    const read = async (recordViews: boolean) => {
+      const consumer = kafka.consumer({ groupId: `seg-test-${randomBytes(4).toString("hex")}`, recordViews });
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      const got: Record<string, unknown>[] = [];
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${got.length} of ${sent.length} messages within 30 s`)), 30_000);
+        void consumer.run({
+          eachBatch: async ({ batch }) => {
+            for (const m of batch.messages) {
+              const view = typeof (m as unknown as { offsetNumber?: unknown }).offsetNumber === "number";
+              got.push({ view, offset: m.offset, key: m.key?.toString() ?? null, value: m.value?.toString() ?? null, headers: Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, String(v)])), timestamp: m.timestamp });
+            }
+            if (got.length >= sent.length) {
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+        });
+      });
+      await consumer.disconnect();
+      return got;
+    };
+    const plain = await read(false);
+    const views = await read(true);
+    expect(plain.map((m) => m["view"])).toEqual([false, false, false, false]);
+    expect(views.map((m) => m["view"])).toEqual([true, false, true, true]);
+    // The same fields either way.
+    expect(views.map(({ view: _v, ...m }) => m)).toEqual(plain.map(({ view: _v, ...m }) => m));
+    expect(plain.map((m) => [m["key"], m["value"], m["headers"]])).toEqual(sent.map((m) => [m.key, m.value, m.headers ?? {}]));
+  });
+
   it("infra/kafka/console-producer.sh writes records the broker serves", async () => {
     const topic = topicName("console");
     await admin.createTopics({ topics: [{ topic }], waitForLeaders: true });
