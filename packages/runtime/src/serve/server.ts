@@ -8,7 +8,7 @@
  *   message, and is written to `audit_log` (batched, off the request path).
  * - Segment data is read only for ACTIVE segments of the catalog (deploy store), through the Redis
  *   keys of their deployed spec; each response is one atomic Redis step (see reads.ts).
- * - `/v1/changes`: WebSocket, or Server-Sent Events, of enter/exit events (see changes.ts).
+ * - `/v1/changes`: WebSocket, or Server-Sent Events, of enter/exit events (change-stream.ts, changes.ts).
  *
  * fastify, ioredis, pg and prom-client are loaded when a server is created, not on import.
  */
@@ -16,7 +16,6 @@ import { createRequire } from "node:module";
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from "fastify";
 import type { Redis } from "ioredis";
 import type { Pool } from "pg";
-import type { WebSocket } from "ws";
 import { bearerToken, type Principal } from "../auth/access.js";
 import { AuditQueue } from "../auth/audit.js";
 import { isPublic, type ApiOperation } from "../auth/permissions.js";
@@ -27,7 +26,9 @@ import { connectionErrorReason, maskUrl, quoteIdent, resolveSchemaName, openData
 import { migrate } from "../db/migrations.js";
 import { notifyChannel } from "../deploy/store.js";
 import { SegmentCatalog, type CatalogSegment } from "./catalog.js";
-import { ChangeHub, type StreamEvent } from "./changes.js";
+import { ChangeHub } from "./changes.js";
+import { registerChangeStream } from "./change-stream.js";
+import { HttpError } from "./errors.js";
 import { createServeMetrics, type ServeMetrics } from "./metrics.js";
 import { buildOpenApi, type RouteDoc } from "./openapi.js";
 import { PgListener, openPool } from "./pg.js";
@@ -102,16 +103,6 @@ export interface SegServer {
 const require = createRequire(import.meta.url);
 const VERSION: string = (require("../../package.json") as { version: string }).version;
 
-/** An error that becomes a response with this status and code. */
-class HttpError extends Error {
-  constructor(
-    readonly statusCode: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 const isoOrNull = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
@@ -291,7 +282,11 @@ export async function createServer(options: ServeOptions): Promise<SegServer> {
   }
 }
 
-interface AppDeps {
+/** Registers a route of the permission table: its auth and metrics hooks, and its OpenAPI entry. */
+export type RouteFn = (op: ApiOperation, options: Omit<RouteOptions, "method" | "url">, mediaTypes?: RouteDoc["mediaTypes"], on?: FastifyInstance) => void;
+
+/** What the routes are built from. */
+export interface AppDeps {
   options: ServeOptions;
   schema: string;
   s: string;
@@ -306,15 +301,9 @@ interface AppDeps {
   log: ServeLog;
 }
 
-/** An open change stream, re-checked when tokens change. */
-interface OpenStream {
-  presented: string | undefined | null;
-  close(code: number, reason: string): void;
-}
 
 async function buildApp(d: AppDeps): Promise<FastifyInstance> {
   const { default: Fastify } = await import("fastify");
-  const { default: websocket } = await import("@fastify/websocket");
   const { redis, pool, catalog, verifier, audit, hub, metrics, s } = d;
   const app = Fastify({
     logger: false,
@@ -410,7 +399,7 @@ async function buildApp(d: AppDeps): Promise<FastifyInstance> {
 
   // ---- route registry for OpenAPI ----
   const docs: RouteDoc[] = [];
-  const route = (op: ApiOperation, options: Omit<RouteOptions, "method" | "url">, mediaTypes?: RouteDoc["mediaTypes"], on: FastifyInstance = app) => {
+  const route: RouteFn = (op, options, mediaTypes, on = app) => {
     const [method, url] = op.split(" ") as [string, string];
     docs.push({ method, url, op, schema: options.schema as RouteDoc["schema"], ...(mediaTypes ? { mediaTypes } : {}) });
     on.route({
@@ -622,169 +611,7 @@ async function buildApp(d: AppDeps): Promise<FastifyInstance> {
     },
   });
 
-  // ---- change stream ----
-  const streams = new Set<OpenStream>();
-  const recheck = () => {
-    for (const st of streams) {
-      if (!verifier.check(st.presented, "GET /v1/changes").ok) st.close(4401, "token no longer valid");
-    }
-  };
-  verifier.on("reload", recheck);
-  const recheckTimer = setInterval(recheck, d.options.streamRecheckMs ?? 10_000);
-  recheckTimer.unref();
-  const maxClients = d.options.maxStreamClients ?? 10_000;
-  const bufferLimit = d.options.streamBufferBytes ?? 4 * 1024 * 1024;
-
-  interface StreamParams {
-    segments: Set<string> | null;
-    since: bigint | null;
-  }
-  const streamParams = new WeakMap<FastifyRequest, StreamParams>();
-
-  const subscribeClient = async (req: FastifyRequest, send: (e: StreamEvent | Record<string, unknown>) => boolean, isOpen: () => boolean) => {
-    const params = streamParams.get(req)!;
-    const position = (await redis.get(`${d.prefix}serve:changes:seq`)) ?? "0";
-    const sub = await hub.subscribe({
-      segments: params.segments,
-      since: params.since,
-      allSegments: () => [...catalog.list().map((x) => x.name), ...catalog.retired()],
-      send: (e) => {
-        const ok = send(e);
-        if (ok && e.type === "change") metrics.changesSent.inc();
-        return ok;
-      },
-    });
-    if (!isOpen()) {
-      sub.close();
-      return undefined;
-    }
-    send({ type: "ready", segments: params.segments ? [...params.segments] : null, since: params.since === null ? null : String(params.since), position });
-    return sub;
-  };
-
-  // The WebSocket plugin (its hooks and its wrapper around every handler) only in the context of
-  // this one route; the other routes do not pay for it. Upgrades elsewhere are ended by `endUpgrade`.
-  await app.register(async (streaming) => {
-    await streaming.register(websocket, { options: { maxPayload: 4_096 } });
-    route(
-      "GET /v1/changes",
-      {
-        schema: routeSchemas.changes,
-        preHandler: async (req, reply) => {
-          const q = req.query as { segment?: string[]; since?: string };
-          let names: Set<string> | null = null;
-          if (q.segment !== undefined) {
-            names = new Set(q.segment.flatMap((x) => x.split(",")).map((x) => x.trim()).filter((x) => x !== ""));
-            if (names.size === 0 || names.size > 100) throw new HttpError(400, "bad-request", "give 1 to 100 segment names");
-            for (const n of names) if (!catalog.get(n)) throw new HttpError(404, "not-found", "no such segment");
-          }
-          let sinceText = q.since;
-          const lastEventId = req.headers["last-event-id"];
-          if (sinceText === undefined && typeof lastEventId === "string" && lastEventId !== "") {
-            if (!/^[0-9]{1,19}$/.test(lastEventId)) throw new HttpError(400, "bad-request", "invalid Last-Event-ID");
-            sinceText = lastEventId;
-          }
-          if (hub.clients >= maxClients) {
-            return reply.code(503).send({ error: "unavailable", message: "too many stream clients; try again later" });
-          }
-          streamParams.set(req, { segments: names, since: sinceText === undefined ? null : BigInt(sinceText) });
-          return undefined;
-        },
-        // Server-Sent Events for plain HTTP requests.
-        handler: async (req, reply) => {
-          reply.hijack();
-          const res = reply.raw;
-          res.writeHead(200, {
-            "content-type": "text/event-stream; charset=utf-8",
-            "cache-control": "no-store",
-            connection: "keep-alive",
-            "x-accel-buffering": "no",
-          });
-          let open = true;
-          const stream: OpenStream = {
-            presented: bearerToken(req.headers.authorization),
-            close: (_code, reason) => {
-              if (!open) return;
-              res.write(`event: error\ndata: ${JSON.stringify({ type: "error", message: reason })}\n\n`);
-              end();
-            },
-          };
-          const end = () => {
-            if (!open) return;
-            open = false;
-            streams.delete(stream);
-            clearInterval(ping);
-            sub?.close();
-            res.end();
-          };
-          const send = (e: StreamEvent | Record<string, unknown>) => {
-            if (!open) return false;
-            if (res.writableLength > bufferLimit) {
-              metrics.slowClientsClosed.inc();
-              stream.close(1013, "too slow: reconnect with since=<last id>");
-              return false;
-            }
-            const id = e.type === "change" ? `id: ${String(e["id"])}\n` : "";
-            res.write(`${id}event: ${String(e.type)}\ndata: ${JSON.stringify(e)}\n\n`);
-            return true;
-          };
-          const ping = setInterval(() => open && res.write(": ping\n\n"), 15_000);
-          ping.unref();
-          streams.add(stream);
-          req.raw.on("close", end);
-          let sub: { close(): void } | undefined;
-          try {
-            sub = await subscribeClient(req, send, () => open);
-          } catch (e) {
-            d.log("warn", `change stream: ${(e as Error).message}`);
-            stream.close(1011, "internal error");
-          }
-        },
-        wsHandler: (socket: WebSocket, req: FastifyRequest) => {
-          let open = true;
-          let sub: { close(): void } | undefined;
-          const stream: OpenStream = {
-            presented: bearerToken(req.headers.authorization),
-            close: (code, reason) => {
-              if (open) socket.close(code, reason);
-            },
-          };
-          streams.add(stream);
-          socket.on("message", () => {}); // clients have nothing to say; pings are answered by ws
-          socket.on("close", () => {
-            open = false;
-            streams.delete(stream);
-            sub?.close();
-          });
-          const send = (e: StreamEvent | Record<string, unknown>) => {
-            if (!open || socket.readyState !== 1) return false;
-            if (socket.bufferedAmount > bufferLimit) {
-              metrics.slowClientsClosed.inc();
-              socket.close(1013, "too slow: reconnect with since=<last id>");
-              return false;
-            }
-            socket.send(JSON.stringify(e));
-            return true;
-          };
-          subscribeClient(req, send, () => open).then(
-            (x) => (sub = x),
-            (e: Error) => {
-              d.log("warn", `change stream: ${e.message}`);
-              if (open) socket.close(1011, "internal error");
-            },
-          );
-        },
-      } as Omit<RouteOptions, "method" | "url">,
-      { "200": ["text/event-stream"] },
-      streaming,
-    );
-  });
-
-  app.addHook("preClose", (done) => {
-    clearInterval(recheckTimer);
-    for (const st of [...streams]) st.close(1001, "server shutting down");
-    done();
-  });
+  await registerChangeStream(app, d, route);
 
   await app.ready();
   return app;
