@@ -1,8 +1,9 @@
 /**
  * The results mover: a kafkajs consumer on the results topic that moves completed runs into Redis.
  *
- * - Members are read by a fast path for the jobs' own layout (fast-parse.ts; anything else is
- *   parsed in full) and staged per (segment, runId): once per batch, in one pipeline overlapping
+ * - Messages come as record views (kafka/record-view.ts): each value is read where it lies in
+ *   the fetched bytes. Members are read by a fast path for the jobs' own layout (fast-parse.ts;
+ *   anything else is parsed in full) and staged per (segment, runId): once per batch, in one pipeline overlapping
  *   the next batch's fetch and parse, the members read go to the run's private new-members SET and
  *   metrics HASH (`<prefix>staging:<segment>:<runId>`, entity id → metrics JSON), so the mover
  *   holds at most a few batches in memory whatever the size of a run, and Redis builds the new
@@ -15,7 +16,7 @@
  *   store.ts), in the background: the consumer reads on meanwhile, up to `maxConcurrentApplies` runs
  *   are applied at a time. The swap also records its entered/left members in Redis (an outbox); a
  *   background publisher sends them to the changes topic (idempotent producer) and the segment's
- *   pub/sub channel (the same JSON text, made once in Redis), so a slow changes topic does not
+ *   pub/sub channel (the same JSON text, made once by the mover per chunk of an SSCAN), so a slow changes topic does not
  *   hold up moving results (and it lets applies go first). One segment's applies and publications
  *   run one at a time, in order (a segment's next swap waits for its previous changes).
  * - Offsets: autoCommit off. After each batch, and after each background apply, the mover commits,
@@ -24,7 +25,8 @@
  *   matters is either applied in Redis (with its change messages in the outbox) or will be read
  *   again: a crash (kill -9) or a Redis that lost its data loses nothing, and re-reading is
  *   harmless (staging HSETs and SADDs are idempotent, applying is idempotent). A restarted mover
- *   publishes what the outbox still holds. (A Redis brought back from an older snapshot or an
+ *   publishes what the outbox still holds. A run first seen that is its segment's applied run (read
+ *   or sent again after a restart) is dropped at once as a duplicate, not held until abandoned. (A Redis brought back from an older snapshot or an
  *   unsynced append-only file is another matter: swaps committed since are gone with their change
  *   messages, and are not read again. Run Redis with `appendfsync always` where that matters.)
  * - On a Redis or change-publishing error (in a batch or in a background apply), or when Redis
@@ -267,7 +269,9 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
    * not hold their partitions' commits back until abandoned. One HGET per new run.
    */
   const dropAppliedAgain = async (runs: PendingRun[]) => {
-    const targets = await Promise.all(runs.map((run) => options.lookupSegment(run.segment)));
+    // Only a shortcut: when the check fails, the runs take the usual way (their apply finds them).
+    const targets = await Promise.all(runs.map((run) => options.lookupSegment(run.segment))).catch(() => undefined);
+    if (targets === undefined) return;
     const pipe = redis.pipeline();
     const asked: PendingRun[] = [];
     runs.forEach((run, i) => {
@@ -278,7 +282,7 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
       asked.push(run);
     });
     if (asked.length === 0) return;
-    const replies = (await pipe.exec()) ?? [];
+    const replies = (await pipe.exec().catch(() => null)) ?? [];
     for (let i = 0; i < asked.length; i++) {
       const [err, applied] = replies[2 * i] ?? [];
       const [postErr, posting] = replies[2 * i + 1] ?? [];
