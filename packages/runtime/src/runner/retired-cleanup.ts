@@ -125,13 +125,29 @@ export async function recordCleanup(db: SqlRunner, retired: RetiredPipeline, res
 /**
  * KEYS: the members SET, the pending-exits SET. ARGV: count, segment, channel, runId, asOf. Pops up
  * to `count` members; each one leaves: an exit change PUBLISHed on `channel` and the member added to
- * the pending SET (sent to Kafka by the caller). Returns how many were popped.
+ * the pending SET (sent to Kafka by the caller). Returns how many were popped. The change's text is
+ * what `changeMessageText` (and JSON.stringify) gives: the same keys in the same order, strings
+ * escaped alike (quote, backslash and control characters; not `/`, which cjson would escape).
  */
 const POP_MEMBERS_EXITING = `
+local function jstr(s)
+  return '"' .. (s:gsub('[%z\\1-\\31"\\\\]', function(c)
+    if c == '"' then return '\\\\"' end
+    if c == '\\\\' then return '\\\\\\\\' end
+    if c == '\\b' then return '\\\\b' end
+    if c == '\\f' then return '\\\\f' end
+    if c == '\\n' then return '\\\\n' end
+    if c == '\\r' then return '\\\\r' end
+    if c == '\\t' then return '\\\\t' end
+    return string.format('\\\\u%04x', c:byte())
+  end)) .. '"'
+end
+local head = '{"segment":' .. jstr(ARGV[2]) .. ',"entityId":'
+local tail = ',"change":"exit","runId":' .. jstr(ARGV[4]) .. ',"asOf":' .. jstr(ARGV[5]) .. '}'
 local ids = redis.call('SPOP', KEYS[1], ARGV[1])
 for _, id in ipairs(ids) do
   redis.call('SADD', KEYS[2], id)
-  redis.call('PUBLISH', ARGV[3], cjson.encode({segment = ARGV[2], entityId = id, change = 'exit', runId = ARGV[4], asOf = ARGV[5]}))
+  redis.call('PUBLISH', ARGV[3], head .. jstr(id) .. tail)
 end
 return #ids
 `;
