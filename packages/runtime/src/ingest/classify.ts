@@ -16,9 +16,9 @@
 import { isUtf8 } from "node:buffer";
 import { describeAjvError, pointerLabel, selectAjvProblems, type SchemaRegistry, type SegSchema } from "@seg/compiler";
 import { MAX_DEAD_LETTER_VALUE, validTopic, type DeadLetterMessage } from "../contracts/messages.js";
+import { valueRange, type ValueRange } from "../kafka/record-view.js";
 import { FastValidator, type EnumMiss, type FastFields } from "./fast-validate.js";
 import { jsonSyntaxError } from "./json-syntax.js";
-import { valueRange, type ValueRange } from "../kafka/record-view.js";
 
 /** Raw values longer than this many bytes are dead letters with reason `too-large` (1 MiB). */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;

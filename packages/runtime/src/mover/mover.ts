@@ -3,8 +3,9 @@
  *
  * - Messages come as record views (kafka/record-view.ts): each value is read where it lies in
  *   the fetched bytes. Members are read by a fast path for the jobs' own layout (fast-parse.ts;
- *   anything else is parsed in full) and staged per (segment, runId): once per batch, in one pipeline overlapping
- *   the next batch's fetch and parse, the members read go to the run's private new-members SET and
+ *   anything else is parsed in full) and staged per (segment, runId): once per batch, in one
+ *   pipeline overlapping the next batch's fetch and parse, the members read go to the run's
+ *   private new-members SET and
  *   metrics HASH (`<prefix>staging:<segment>:<runId>`, entity id → metrics JSON), so the mover
  *   holds at most a few batches in memory whatever the size of a run, and Redis builds the new
  *   state while the run is still being read. Members go as native HSET and SADD commands whose
@@ -16,9 +17,10 @@
  *   store.ts), in the background: the consumer reads on meanwhile, up to `maxConcurrentApplies` runs
  *   are applied at a time. The swap also records its entered/left members in Redis (an outbox); a
  *   background publisher sends them to the changes topic (idempotent producer) and the segment's
- *   pub/sub channel (the same JSON text, made once by the mover per chunk of an SSCAN), so a slow changes topic does not
- *   hold up moving results (and it lets applies go first). One segment's applies and publications
- *   run one at a time, in order (a segment's next swap waits for its previous changes).
+ *   pub/sub channel (the same JSON text, made by the mover per SSCAN chunk), so a slow changes
+ *   topic does not hold up moving results (and it lets applies go first). One segment's applies
+ *   and publications run one at a time, in order (a segment's next swap waits for its previous
+ *   changes).
  * - Offsets: autoCommit off. After each batch, and after each background apply, the mover commits,
  *   per partition, up to the first message of the oldest run still pending (neither applied nor
  *   skipped; a run being applied is pending). So everything at or past a committed offset that
@@ -26,9 +28,10 @@
  *   again: a crash (kill -9) or a Redis that lost its data loses nothing, and re-reading is
  *   harmless (staging HSETs and SADDs are idempotent, applying is idempotent). A restarted mover
  *   publishes what the outbox still holds. A run first seen that is its segment's applied run (read
- *   or sent again after a restart) is dropped at once as a duplicate, not held until abandoned. (A Redis brought back from an older snapshot or an
- *   unsynced append-only file is another matter: swaps committed since are gone with their change
- *   messages, and are not read again. Run Redis with `appendfsync always` where that matters.)
+ *   or sent again after a restart) is dropped at once as a duplicate, not held until abandoned.
+ *   (A Redis brought back from an older snapshot or an unsynced append-only file is another
+ *   matter: swaps committed since are gone with their change messages, and are not read again.
+ *   Run Redis with `appendfsync always` where that matters.)
  * - On a Redis or change-publishing error (in a batch or in a background apply), or when Redis
  *   restarted (its run_id changed: staged data may be gone), the mover waits for the applies
  *   running, forgets its pending runs, seeks every partition back to its last commit, waits for
@@ -45,10 +48,10 @@ import { recordView } from "../kafka/record-view.js";
 import { RunTracker, parseResult, type PendingRun, type RunStatus } from "./accounting.js";
 import { allToOneAssigner } from "./assigner.js";
 import { FastMemberParser } from "./fast-parse.js";
+import { postSwapKey } from "./keys.js";
 import { createMoverMetrics } from "./metrics.js";
 import { RunOutcomes } from "./outcomes.js";
 import { OutboxPublisher, keyedQueue } from "./publisher.js";
-import { postSwapKey } from "./keys.js";
 import { MoverStore, type EncodedChange } from "./store.js";
 import type { Mover, MoverLog, MoverTimings, RunOutcome, StartMoverOptions } from "./types.js";
 
