@@ -516,19 +516,13 @@ export class Ingester implements Ingestion {
           valid++;
           outTopic = fwd.topic;
           // The raw bytes, unchanged (no re-serialisation), with the entity id as key and the event
-          // time as timestamp (a number: seg's kafkajs patch writes it without parsing text). Either
-          // way the fetched bytes stay alive until the request is written (a view, or a slice of them).
-          // A record view is forwarded as it is: seg's kafkajs patch copies its value bytes into
-          // the request (a view has no headers).
+          // time as timestamp (a number: seg's kafkajs patch writes it without parsing text). A
+          // record view is forwarded as it is (seg's kafkajs patch copies its value bytes into the
+          // request; a view has no headers), a plain message's value as its Buffer.
           const view = recordView(m);
-          if (view !== undefined) {
-            out = { key: fwd.key, value: view as unknown as Buffer, timestamp: fwd.timestamp as string };
-            bytes = Math.max(0, view.valueLength) + fwd.key.length + 64;
-          } else {
-            out = { key: fwd.key, value: m.value, timestamp: fwd.timestamp as string };
-            if (hasHeaders(m.headers)) out.headers = m.headers;
-            bytes = (m.value?.length ?? 0) + fwd.key.length + 64;
-          }
+          out = { key: fwd.key, value: view !== undefined ? (view as unknown as Buffer) : m.value, timestamp: fwd.timestamp as string };
+          if (view === undefined && hasHeaders(m.headers)) out.headers = m.headers;
+          bytes = (view !== undefined ? Math.max(0, view.valueLength) : (m.value?.length ?? 0)) + fwd.key.length + 64;
           tally.valid(i, fwd.eventTimeMs);
         } else {
           invalidByReason[c.letter.reason] = (invalidByReason[c.letter.reason] ?? 0) + 1;

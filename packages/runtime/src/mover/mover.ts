@@ -44,7 +44,7 @@ import type { EachBatchPayload, Producer } from "kafkajs";
 import type { Redis } from "ioredis";
 import type { CompleteMessage } from "../contracts/messages.js";
 import { createKafka } from "../kafka/admin.js";
-import { recordView } from "../kafka/record-view.js";
+import { recordView, valueRange, type ValueRange } from "../kafka/record-view.js";
 import { RunTracker, parseResult, type PendingRun, type RunStatus } from "./accounting.js";
 import { allToOneAssigner } from "./assigner.js";
 import { FastMemberParser } from "./fast-parse.js";
@@ -479,6 +479,8 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
   };
 
   const fast = new FastMemberParser();
+  /** Where the value being read lies (reused). */
+  const valueAt: ValueRange = { bytes: undefined, start: 0, end: 0 };
   const eachBatch = async (payload: EachBatchPayload) => {
     const { batch } = payload;
     if (payload.isStale() || batch.messages.length === 0) return;
@@ -496,9 +498,9 @@ export async function startMover(options: StartMoverOptions): Promise<Mover> {
       time.messages += batch.messages.length;
       for (const m of batch.messages) {
         // Record views (see kafka/record-view.ts) are read where they lie.
-        const view = recordView(m);
-        if (view !== undefined ? view.valueLength > 0 && fast.parseRange(view.bytes, view.valueStart, view.valueStart + view.valueLength) : m.value !== null && fast.parse(m.value)) {
-          const run = tracker.bufferFor(fast.segment, fast.runId, partition, view !== undefined ? view.offsetNumber : m.offset, now);
+        const range = valueRange(m, valueAt);
+        if (range.bytes !== undefined && fast.parseRange(range.bytes, range.start, range.end)) {
+          const run = tracker.bufferFor(fast.segment, fast.runId, partition, recordView(m)?.offsetNumber ?? m.offset, now);
           if (run !== undefined) fast.appendTo(run.packed);
           continue;
         }
